@@ -1,0 +1,44 @@
+# Otasuke: one command to run, one to test.
+#   make run    start the whole stack locally (embedded NATS JetStream + PostgreSQL, all services)
+#   make test   run the whole test suite
+# Both set up what they need on first use (uv, .venv) and are fast afterwards.
+
+PYTHON ?= python3
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+VENV   := .venv
+STAMP  := $(VENV)/.synced
+
+.PHONY: run test test-quick test-cluster setup manifests clean bench
+
+setup: $(STAMP)
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv
+
+$(STAMP): $(UV) pyproject.toml uv.lock libs/*/pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON) --all-packages
+	@touch $@
+
+uv.lock: pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml | $(UV)
+	$(UV) lock --python $(PYTHON)
+
+run: setup
+	$(VENV)/bin/otasuke run
+
+test: setup
+	bash scripts/test.sh
+
+test-cluster: setup
+	$(VENV)/bin/python -m pytest -m cluster -s tests/cluster
+
+manifests: setup
+	$(VENV)/bin/otasuke manifests $(REGION)
+
+bench: setup
+	$(VENV)/bin/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(TOOLS)

@@ -1,0 +1,95 @@
+"""Companies and their services: registered by a partner operator on the help desk.
+
+Aggregates: ``company`` (id = company id) and ``application`` (one service
+application of a company).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+import msgspec
+
+from ..registry import event
+
+Service = Literal["diagnosis", "phishing_training", "utm", "edr", "insurance_top_up"]
+SERVICES: tuple[str, ...] = ("diagnosis", "phishing_training", "utm", "edr", "insurance_top_up")
+
+ApplicationStatus = Literal[
+    "provisional", "confirmed", "site_survey", "installation_scheduled", "installed", "active", "cancelled"
+]
+
+
+@event("enrolment.company_registered")
+class CompanyRegistered(msgspec.Struct, frozen=True, kw_only=True):
+    """A partner operator registered an SME as its customer."""
+
+    company_id: str
+    name: str
+    industry: str
+    employees: int
+    prefecture: str
+    revenue_band: str | None = None
+
+
+@event("enrolment.company_updated")
+class CompanyUpdated(msgspec.Struct, frozen=True, kw_only=True):
+    """Company details changed (only the fields given)."""
+
+    name: str | None = None
+    industry: str | None = None
+    employees: int | None = None
+    prefecture: str | None = None
+    revenue_band: str | None = None
+
+
+@event("enrolment.service_applied")
+class ServiceApplied(msgspec.Struct, frozen=True, kw_only=True):
+    """A company applied for a service (status provisional)."""
+
+    application_id: str
+    service: Service
+    channel: str = "web"
+    devices: int | None = None
+    note: str | None = None
+
+
+@event("enrolment.application_status_changed")
+class ApplicationStatusChanged(msgspec.Struct, frozen=True, kw_only=True):
+    """An application moved to a new status; ``scheduled_for`` for survey/installation dates."""
+
+    application_id: str
+    service: Service
+    status: ApplicationStatus
+    scheduled_for: datetime | None = None
+    reason: str | None = None
+
+
+@event("enrolment.customer_contacted")
+class CustomerContacted(msgspec.Struct, frozen=True, kw_only=True):
+    """An operator recorded a contact with the customer about an application."""
+
+    application_id: str
+    operator_id: str
+    channel: str
+    summary: str
+
+
+@event("enrolment.service_activated")
+class ServiceActivated(msgspec.Struct, frozen=True, kw_only=True):
+    """A service went live for a company; telemetry starts monitoring and insurance issues bundled cover."""
+
+    application_id: str
+    service: Service
+    activated_on: date
+    devices: int | None = None
+
+
+@event("enrolment.service_ended")
+class ServiceEnded(msgspec.Struct, frozen=True, kw_only=True):
+    """A company's service ended (cancelled or not renewed)."""
+
+    application_id: str
+    service: Service
+    ended_on: date
+    reason: str

@@ -1,0 +1,6 @@
+"""Events of the telemetry context."""
+from __future__ import annotations
+
+import msgspec
+
+from ..registry import event

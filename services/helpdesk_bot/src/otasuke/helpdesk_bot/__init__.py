@@ -1,0 +1,1 @@
+"""Otasuke Help desk service."""

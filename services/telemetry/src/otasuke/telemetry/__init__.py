@@ -1,0 +1,1 @@
+"""Otasuke Telemetry service."""

@@ -1,0 +1,1 @@
+"""Otasuke Phishing training service."""
