@@ -23,6 +23,8 @@ class EventType:
     payload: type[msgspec.Struct]
     context: str
     doc: str
+    producer: str
+    consumers: tuple[str, ...]
 
 
 _BY_NAME: dict[str, EventType] = {}
@@ -37,15 +39,19 @@ class MalformedEvent(ValueError):
     pass
 
 
-def event(name: str, *, version: int = 1):
-    """Register a payload Struct as the event type ``name`` (``<context>.<what_happened>``)."""
+def event(name: str, *, version: int = 1, producer: str = "", consumers: tuple[str, ...] = ()):
+    """Register a payload Struct as the event type ``name`` (``<context>.<what_happened>``).
+
+    ``producer`` and ``consumers`` name services; they feed the event catalogue
+    in docs/events.md (``otasuke events catalogue``).
+    """
 
     def register(cls: T) -> T:
         if name in _BY_NAME and _BY_NAME[name].payload is not cls:
             raise ValueError(f"event type {name!r} registered twice")
         context = name.split(".", 1)[0]
         doc = (cls.__doc__ or "").strip().split("\n\n")[0]
-        et = EventType(name, version, cls, context, " ".join(doc.split()))
+        et = EventType(name, version, cls, context, " ".join(doc.split()), producer, tuple(consumers))
         _BY_NAME[name] = et
         _BY_CLASS[cls] = et
         return cls

@@ -154,6 +154,20 @@ def events_replay(
     err.print(f"replayed {n} events from {stream.upper()}" + (f" to {out}" if out else ""))
 
 
+@events_app.command("catalogue")
+def events_catalogue(
+    out: Annotated[Optional[Path], typer.Option(help="Write here instead of stdout (docs/events.md)")] = None,
+) -> None:
+    """Print the event catalogue (markdown) generated from the schemas."""
+    from otasuke.events.catalogue import render_markdown
+
+    text = render_markdown()
+    if out:
+        out.write_text(text)
+    else:
+        print(text)
+
+
 @events_app.command("projections")
 def events_projections() -> None:
     """List the projections each service runs."""

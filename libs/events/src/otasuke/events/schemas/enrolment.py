@@ -20,7 +20,7 @@ ApplicationStatus = Literal[
 ]
 
 
-@event("enrolment.company_registered")
+@event("enrolment.company_registered", producer="helpdesk_bot", consumers=('diagnosis', 'telemetry', 'training', 'insurance', 'helpdesk_bot'))
 class CompanyRegistered(msgspec.Struct, frozen=True, kw_only=True):
     """A partner operator registered an SME as its customer."""
 
@@ -32,7 +32,7 @@ class CompanyRegistered(msgspec.Struct, frozen=True, kw_only=True):
     revenue_band: str | None = None
 
 
-@event("enrolment.company_updated")
+@event("enrolment.company_updated", producer="helpdesk_bot", consumers=('diagnosis', 'telemetry', 'training', 'insurance', 'helpdesk_bot'))
 class CompanyUpdated(msgspec.Struct, frozen=True, kw_only=True):
     """Company details changed (only the fields given)."""
 
@@ -43,7 +43,7 @@ class CompanyUpdated(msgspec.Struct, frozen=True, kw_only=True):
     revenue_band: str | None = None
 
 
-@event("enrolment.service_applied")
+@event("enrolment.service_applied", producer="helpdesk_bot", consumers=('helpdesk_bot',))
 class ServiceApplied(msgspec.Struct, frozen=True, kw_only=True):
     """A company applied for a service (status provisional)."""
 
@@ -54,7 +54,7 @@ class ServiceApplied(msgspec.Struct, frozen=True, kw_only=True):
     note: str | None = None
 
 
-@event("enrolment.application_status_changed")
+@event("enrolment.application_status_changed", producer="helpdesk_bot", consumers=('helpdesk_bot',))
 class ApplicationStatusChanged(msgspec.Struct, frozen=True, kw_only=True):
     """An application moved to a new status; ``scheduled_for`` for survey/installation dates."""
 
@@ -65,7 +65,7 @@ class ApplicationStatusChanged(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
 
 
-@event("enrolment.customer_contacted")
+@event("enrolment.customer_contacted", producer="helpdesk_bot", consumers=('helpdesk_bot',))
 class CustomerContacted(msgspec.Struct, frozen=True, kw_only=True):
     """An operator recorded a contact with the customer about an application."""
 
@@ -75,7 +75,7 @@ class CustomerContacted(msgspec.Struct, frozen=True, kw_only=True):
     summary: str
 
 
-@event("enrolment.service_activated")
+@event("enrolment.service_activated", producer="helpdesk_bot", consumers=('telemetry', 'insurance', 'training', 'diagnosis', 'helpdesk_bot'))
 class ServiceActivated(msgspec.Struct, frozen=True, kw_only=True):
     """A service went live for a company; telemetry starts monitoring and insurance issues bundled cover."""
 
@@ -85,7 +85,7 @@ class ServiceActivated(msgspec.Struct, frozen=True, kw_only=True):
     devices: int | None = None
 
 
-@event("enrolment.service_ended")
+@event("enrolment.service_ended", producer="helpdesk_bot", consumers=('telemetry', 'insurance', 'training', 'diagnosis', 'helpdesk_bot'))
 class ServiceEnded(msgspec.Struct, frozen=True, kw_only=True):
     """A company's service ended (cancelled or not renewed)."""
 
