@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1
+scripts/ensure-system-deps.sh
 exec .venv/bin/python -m pytest "$@"

@@ -201,3 +201,34 @@ def auth_headers(token_for):
         return {"Authorization": "Bearer " + token_for(role, partner_id=partner_id, company_id=company_id)}
 
     return headers
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    import shutil
+
+    for candidate in (os.environ.get("OTASUKE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    raise RuntimeError("No Chromium found: install Debian's `chromium` (make test does this when run as root)")
+
+
+@pytest.fixture
+async def browser():
+    """A real headless Chromium (Debian's), driven by Playwright: ``page = await browser.new_page()``."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        await b.close()
