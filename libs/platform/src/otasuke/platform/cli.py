@@ -205,6 +205,7 @@ def events_rebuild(
 
     async def go() -> int:
         import nats
+        from nats.js.errors import NotFoundError
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         nc = await nats.connect(_nats_url())
@@ -228,7 +229,11 @@ def events_rebuild(
             task = progress.add_task("rebuild", total=stream_total)
             deadline = asyncio.get_running_loop().time() + timeout
             while True:
-                info = await js.consumer_info(handler.stream, handler.durable)
+                try:
+                    info = await js.consumer_info(handler.stream, handler.durable)
+                except NotFoundError:  # being recreated after the reset
+                    await asyncio.sleep(0.2)
+                    continue
                 done = info.ack_floor.stream_seq if info.ack_floor else 0
                 progress.update(task, completed=min(done, stream_total))
                 if (info.num_pending or 0) == 0 and (info.num_ack_pending or 0) == 0 and info.delivered.stream_seq >= 0:
@@ -240,6 +245,7 @@ def events_rebuild(
         if runner is not None:
             handled = runner.handled
             await runner.stop()
+            await runner.pool.close()
         else:
             handled = None
         await nc.close()
