@@ -18,12 +18,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv
 
-$(STAMP): $(UV) pyproject.toml uv.lock libs/*/pyproject.toml services/*/pyproject.toml
-	$(UV) sync --frozen --python $(PYTHON) --all-packages
+# `uv sync` re-locks only when a pyproject changed, so this is quick when nothing did.
+$(STAMP): $(UV) pyproject.toml $(wildcard uv.lock) libs/*/pyproject.toml services/*/pyproject.toml
+	$(UV) sync --python $(PYTHON) --all-packages
 	@touch $@
-
-uv.lock: pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml | $(UV)
-	$(UV) lock --python $(PYTHON)
 
 run: setup
 	$(VENV)/bin/otasuke run
