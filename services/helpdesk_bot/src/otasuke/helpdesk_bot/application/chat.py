@@ -1,0 +1,190 @@
+"""One conversation turn, whatever the channel: link, hand-over, alert buttons, or the bot.
+
+The help desk owns the conversation; the bot only answers while no operator has
+it. A ticket whose conversation is this one silences the bot until it closes.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any, Callable
+
+from otasuke.events import AggregateRef, DomainError, EventMeta, Tenant, execute, utcnow
+from otasuke.events.schemas.helpdesk import AlertNoticeAnswered
+from otasuke.platform.service import Runtime
+
+from ..domain import alert_notice as an
+from ..domain import link_code as lc
+from ..domain import messages_ja as ja
+from ..nlu import BotMessage, Button
+from . import tickets
+from .config import HelpdeskConfig
+from .delivery import Delivery, conversation_id
+
+log = logging.getLogger(__name__)
+
+ALERT_CONTEXT = timedelta(hours=24)
+"""How long after an alert card a typed question is taken to be about that alert."""
+FAILURES_BEFORE_HANDOFF = 2
+TICKET_SOURCES = {"user_request", "bot_failed", "incident_report", "alert", "dispatch_request"}
+
+
+class ChatService:
+    def __init__(self, rt: Runtime, delivery: Delivery, config: HelpdeskConfig, bot: Callable[[], Any]):
+        self.rt = rt
+        self.delivery = delivery
+        self.config = config
+        self._bot = bot
+        self._failures: dict[str, int] = defaultdict(int)
+        self._link_failures: dict[str, int] = defaultdict(int)
+
+    # -- who is talking --------------------------------------------------------------
+    async def contact(self, channel: str, user_id: str):
+        return await self.rt.pool.fetchrow("SELECT * FROM contacts WHERE channel=$1 AND user_id=$2", channel, user_id)
+
+    def _default_partner(self, channel: str) -> str:
+        if channel == "line" and self.config.line_partner_id:
+            return self.config.line_partner_id
+        return self.rt.settings.local_partner
+
+    async def tenant_of(self, channel: str, user_id: str) -> tuple[Tenant, Any]:
+        contact = await self.contact(channel, user_id)
+        if contact is None:
+            return Tenant(self._default_partner(channel)), None
+        return Tenant(contact["partner_id"], contact["company_id"]), contact
+
+    # -- turns -----------------------------------------------------------------------
+    async def handle_text(self, channel: str, user_id: str, text: str, *, reply_token: str | None = None,
+                          shown: str | None = None, display_name: Callable | None = None) -> list[BotMessage]:
+        conv = conversation_id(channel, user_id)
+        tenant, contact = await self.tenant_of(channel, user_id)
+        await self.delivery.record(tenant, conv, "customer", BotMessage(text=shown or text))
+
+        if contact is None and (code := lc.normalise(text)) is not None:
+            replies = [BotMessage(text=await self._link(channel, user_id, code, display_name))]
+            return await self._answer(conv, replies, reply_token)
+
+        row = await self.rt.pool.fetchrow("SELECT * FROM conversations WHERE conversation_id=$1", conv)
+        if row is not None and row["handover_ticket_id"]:
+            ticket = await tickets.ticket_row(self.rt, row["handover_ticket_id"])
+            if ticket is not None and ticket["status"] != "closed":
+                # An operator has this conversation: the bot stays silent.
+                if ticket["first_response_at"] is None:
+                    return await self._answer(conv, [BotMessage(text=ja.HANDOFF_WAITING)], reply_token, sender="system")
+                return []
+
+        metadata: dict[str, Any] = {"channel": channel, "conversation_id": conv}
+        if contact is not None:
+            metadata.update(company_id=contact["company_id"], partner_id=contact["partner_id"],
+                            contact_name=contact["contact_name"])
+        if row is not None and row["last_alert_id"] and row["last_alert_at"] > utcnow() - ALERT_CONTEXT:
+            metadata["alert_id"] = row["last_alert_id"]
+
+        handoff_reason: str | None = None
+        try:
+            answer = await self._bot().respond(conv, text, metadata)
+        except Exception:
+            log.exception("bot failed for %s", conv)
+            self._failures[conv] += 1
+            answer = [BotMessage(text=ja.BOT_UNAVAILABLE)]
+        else:
+            fallback = any(m.custom and m.custom.get("type") == "fallback" for m in answer)
+            self._failures[conv] = self._failures[conv] + 1 if fallback else 0
+        replies: list[BotMessage] = []
+        for m in answer:
+            if m.custom and m.custom.get("type") == "handoff":
+                handoff_reason = str(m.custom.get("reason") or "user_request")
+            elif m.custom and m.custom.get("type") == "fallback" and not m.text:
+                continue
+            else:
+                replies.append(m)
+        if handoff_reason is None and self._failures[conv] >= FAILURES_BEFORE_HANDOFF:
+            handoff_reason = "bot_failed"
+        if handoff_reason is not None:
+            self._failures.pop(conv, None)
+            await self.hand_over(tenant, conv, channel, handoff_reason, shown or text,
+                                 alert_id=metadata.get("alert_id"))
+            replies.append(BotMessage(text=ja.HANDOFF))
+        return await self._answer(conv, replies, reply_token)
+
+    async def handle_postback(self, channel: str, user_id: str, data: str, label: str | None = None, *,
+                              reply_token: str | None = None) -> list[BotMessage]:
+        if data.startswith("bot:"):
+            return await self.handle_text(channel, user_id, data[4:], reply_token=reply_token, shown=label)
+        if data.startswith("alert:"):
+            _, answer, alert_id = (data.split(":", 2) + ["", ""])[:3]
+            return await self.answer_alert(channel, user_id, alert_id, answer, label, reply_token=reply_token)
+        return []
+
+    async def hand_over(self, tenant: Tenant, conv: str, channel: str, reason: str, summary: str,
+                        alert_id: str | None = None) -> str:
+        source = reason if reason in TICKET_SOURCES else "user_request"
+        return await tickets.open_ticket(
+            self.rt, tenant, source=source, summary=summary, conversation_id=conv, channel=channel,
+            alert_id=alert_id, incident=source == "incident_report", actor=conv,
+        )
+
+    # -- alert card buttons ------------------------------------------------------------------
+    async def answer_alert(self, channel: str, user_id: str, alert_id: str, answer: str, label: str | None, *,
+                           reply_token: str | None = None) -> list[BotMessage]:
+        conv = conversation_id(channel, user_id)
+        tenant, contact = await self.tenant_of(channel, user_id)
+        alert = await self.rt.pool.fetchrow("SELECT * FROM alerts WHERE alert_id=$1", alert_id)
+        if contact is None or alert is None or alert["company_id"] != contact["company_id"] \
+                or answer not in ("details", "request_help", "no_problem"):
+            return []  # a forged or stale button: never reveal another company's alert
+        await self.delivery.record(tenant, conv, "customer", BotMessage(text=label or answer))
+        ref = AggregateRef("helpdesk", tenant, an.AGGREGATE_TYPE, alert_id)
+        event = AlertNoticeAnswered(alert_id=alert_id, conversation_id=conv, answer=answer)
+        await execute(self.rt.store, an.NOTICE, ref, lambda _: [event], meta=EventMeta(actor=conv))
+        if answer == "details":
+            replies = [BotMessage(
+                text=f"{alert['explanation_ja']}\n\n対象の機器：{alert['host']}（{alert['count']}回検知、"
+                     f"最後は{ja.when_ja(alert['last_seen'])}）\n\n今すぐしてほしいこと：{alert['action_ja']}",
+                buttons=[Button(title="対応を依頼", payload=f"alert:request_help:{alert_id}"),
+                         Button(title="問題ない", payload=f"alert:no_problem:{alert_id}")])]
+        elif answer == "no_problem":
+            replies = [BotMessage(text=ja.ALERT_OK)]
+        else:
+            await tickets.open_ticket(
+                self.rt, tenant, source="alert", summary=f"アラート対応の依頼：{alert['title_ja']}",
+                conversation_id=conv, channel=channel, alert_id=alert_id, actor=conv,
+                command_id=f"alert-help-{alert_id}-{conv}",
+            )
+            replies = [BotMessage(text=ja.ALERT_HELP + ja.HANDOFF)]
+        return await self._answer(conv, replies, reply_token)
+
+    # -- linking -------------------------------------------------------------------------
+    async def _link(self, channel: str, user_id: str, code: str, display_name: Callable | None) -> str:
+        conv = conversation_id(channel, user_id)
+        if self._link_failures[conv] >= self.config.link_attempts:
+            return ja.LINK_LOCKED
+        row = await self.rt.pool.fetchrow("SELECT * FROM link_codes WHERE code_hash=$1", lc.code_hash(code))
+        if row is None:
+            self._link_failures[conv] += 1
+            return ja.LINK_FAILED
+        name = await display_name(user_id) if display_name else None
+        ref = AggregateRef("helpdesk", Tenant(row["partner_id"], row["company_id"]), lc.AGGREGATE_TYPE, lc.aggregate_id(code))
+        try:
+            outcome = await execute(self.rt.store, lc.LINK_CODE, ref,
+                                    lambda s: lc.redeem(s, code, channel, user_id, name, utcnow()),
+                                    meta=EventMeta(actor=conv))
+        except DomainError:
+            self._link_failures[conv] += 1
+            return ja.LINK_FAILED
+        await self.rt.wait_for(tickets.VIEW, outcome.version)
+        self._link_failures.pop(conv, None)
+        company = await self.rt.pool.fetchval("SELECT name FROM companies WHERE company_id=$1", row["company_id"])
+        return ja.LINKED.format(company=company or row["company_id"], name=row["contact_name"])
+
+    async def _answer(self, conv: str, replies: list[BotMessage], reply_token: str | None,
+                      sender: str = "bot") -> list[BotMessage]:
+        if not replies:
+            return []
+        tenant, _ = await self.tenant_of(*conv.split("-", 1))
+        for m in replies:
+            await self.delivery.record(tenant, conv, sender if m.text != ja.HANDOFF else "system", m)
+        await self.delivery.send(conv, replies, sender=sender, reply_token=reply_token)
+        return replies
+
