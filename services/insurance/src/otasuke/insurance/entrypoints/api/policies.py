@@ -1,0 +1,102 @@
+"""Policies: list a company's cover, read one, print it; run due renewals."""
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from otasuke.events.schemas.insurance import CoverLimit
+from otasuke.platform.auth import Role, principal_of, require_role
+from otasuke.platform.service import Runtime
+
+from ...application.bundled_cover import renew_due_policies
+from .access import company_tenant, visible
+from .documents import html_response, pdf_response, render
+
+
+class PolicyOut(msgspec.Struct, kw_only=True):
+    id: str
+    company_id: str
+    tier: str
+    """``bundled`` (first floor, comes with UTM/EDR) or ``top_up`` (second floor, bought from a quote)."""
+    status: str
+    product: str
+    starts_on: date
+    ends_on: date
+    ended_on: date | None
+    aggregate_limit_yen: int
+    annual_premium_yen: int
+    covers: list[CoverLimit]
+    service: str | None
+    quote_id: str | None
+    table_version: str
+    renewals: int
+
+
+def policy_out(row) -> PolicyOut:
+    return PolicyOut(
+        id=row["policy_id"], company_id=row["company_id"], tier=row["tier"], status=row["status"], product=row["product"],
+        starts_on=row["starts_on"], ends_on=row["ends_on"], ended_on=row["ended_on"],
+        aggregate_limit_yen=row["aggregate_limit_yen"], annual_premium_yen=row["annual_premium_yen"],
+        covers=msgspec.json.decode(row["covers"], type=list[CoverLimit]), service=row["service"],
+        quote_id=row["quote_id"], table_version=row["table_version"], renewals=row["renewals"],
+    )
+
+
+class RenewalsOut(msgspec.Struct):
+    renewed: list[str]
+
+
+class PolicyController(Controller):
+    path = "/api/v1/policies"
+    tags = ["policies"]
+
+    @get("/")
+    async def list_policies(self, request: Request, runtime: Runtime, company_id: str | None = None) -> list[PolicyOut]:
+        """A company's policies (bundled and top-up). Partner staff may omit company_id to list the partner's book."""
+        principal = principal_of(request)
+        if company_id is None and principal.is_partner_staff:
+            rows = await runtime.pool.fetch(
+                "SELECT * FROM ins_policies WHERE partner_id=$1 ORDER BY company_id, tier, starts_on", principal.partner_id
+            )
+        else:
+            tenant = await company_tenant(runtime, principal, company_id)
+            rows = await runtime.pool.fetch(
+                "SELECT * FROM ins_policies WHERE company_id=$1 AND partner_id=$2 ORDER BY tier, starts_on",
+                tenant.company_id, tenant.partner_id,
+            )
+        return [policy_out(r) for r in rows]
+
+    async def _one(self, request: Request, runtime: Runtime, policy_id: str):
+        row = await runtime.pool.fetchrow("SELECT * FROM ins_policies WHERE policy_id=$1", policy_id)
+        if row is None or not visible(principal_of(request), row["partner_id"], row["company_id"]):
+            raise NotFoundException("not found")
+        return row
+
+    @get("/{policy_id:str}")
+    async def get_policy(self, policy_id: str, request: Request, runtime: Runtime) -> PolicyOut:
+        return policy_out(await self._one(request, runtime, policy_id))
+
+    async def _html(self, request: Request, runtime: Runtime, policy_id: str) -> tuple[str, PolicyOut]:
+        p = policy_out(await self._one(request, runtime, policy_id))
+        company = await runtime.pool.fetchrow("SELECT * FROM companies WHERE company_id=$1", p.company_id)
+        return render("policy.html", policy=p, company=company), p
+
+    @get("/{policy_id:str}/document.html")
+    async def policy_html(self, policy_id: str, request: Request, runtime: Runtime) -> Response:
+        html, _ = await self._html(request, runtime, policy_id)
+        return html_response(html)
+
+    @get("/{policy_id:str}/document.pdf")
+    async def policy_pdf(self, policy_id: str, request: Request, runtime: Runtime) -> Response:
+        html, p = await self._html(request, runtime, policy_id)
+        return await pdf_response(html, f"policy-{p.id}.pdf")
+
+    @post("/renewals", status_code=200)
+    async def run_renewals(self, request: Request, runtime: Runtime, today: date | None = None) -> RenewalsOut:
+        """Renew bundled cover that reached its end while the service is still active (also runs by itself daily)."""
+        require_role(principal_of(request), Role.OPERATOR, Role.SERVICE)
+        renewed = await renew_due_policies(runtime.store, runtime.pool, today or date.today())
+        return RenewalsOut(renewed)
