@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Create the bot's Python 3.10 environment (.venv-rasa at the repo root) and train
+# the Rasa model into services/helpdesk_bot/rasa/models/ when its inputs changed.
+# Idempotent: a second run with nothing changed takes well under a second.
+#
+#   bash services/helpdesk_bot/rasa/setup.sh          # env + model
+#   FORCE_TRAIN=1 bash services/helpdesk_bot/rasa/setup.sh
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../../.." && pwd)"
+VENV="$ROOT/.venv-rasa"
+MODELS="$HERE/models"
+export RASA_TELEMETRY_ENABLED=false
+
+# --- uv --------------------------------------------------------------------
+UV="${UV:-}"
+if [ -z "$UV" ]; then
+  if [ -x "$ROOT/.tools/bin/uv" ]; then UV="$ROOT/.tools/bin/uv"; else UV="$(command -v uv || true)"; fi
+fi
+[ -n "$UV" ] || { echo "setup.sh: uv not found (run 'make setup' first)" >&2; exit 1; }
+
+sha() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+# --- environment -----------------------------------------------------------
+req_hash="$(sha "$HERE/requirements.txt")"
+if [ "$(cat "$VENV/.otasuke-requirements" 2>/dev/null || true)" != "$req_hash" ]; then
+  py="${RASA_PYTHON:-}"
+  if [ -z "$py" ] && command -v pyenv >/dev/null 2>&1; then
+    py="$(ls -d "$(pyenv root)"/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -1 || true)"
+  fi
+  [ -n "$py" ] || py="$(command -v python3.10 || true)"
+  if [ -z "$py" ]; then
+    # No local 3.10: let uv fetch a managed interpreter.
+    "$UV" python install 3.10
+    py="3.10"
+  fi
+  [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' \
+    || "$UV" venv --quiet --python "$py" "$VENV"
+  "$UV" pip sync --quiet --python "$VENV/bin/python" "$HERE/requirements.txt"
+  echo "$req_hash" > "$VENV/.otasuke-requirements"
+fi
+
+# --- model -----------------------------------------------------------------
+inputs=("$HERE/config.yml" "$HERE/domain.yml" "$HERE/requirements.txt")
+while IFS= read -r f; do inputs+=("$f"); done < <(find "$HERE/data" "$HERE/otasuke_rasa" -type f \( -name '*.yml' -o -name '*.py' \) | sort)
+model_hash="$(sha "${inputs[@]}")"
+if [ "${FORCE_TRAIN:-0}" = 1 ] || [ "$(cat "$MODELS/.stamp" 2>/dev/null || true)" != "$model_hash" ] || [ ! -f "$MODELS/helpdesk.tar.gz" ]; then
+  mkdir -p "$MODELS"
+  echo "setup.sh: training the Rasa model (inputs changed)"
+  (cd "$HERE" && PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/rasa" train \
+      --config config.yml --domain domain.yml --data data \
+      --out "$MODELS" --fixed-model-name helpdesk --quiet)
+  echo "$model_hash" > "$MODELS/.stamp"
+fi
