@@ -41,7 +41,7 @@ def normalise_industry(tables: PricingTables, industry: str) -> str:
     if value in industries:
         return value
     for key, ind in industries.items():
-        if ind.label_ja == value:
+        if value == ind.label_ja or value in ind.aliases:
             return key
     known = ", ".join(f"{k} ({v.label_ja})" for k, v in industries.items())
     raise QuoteInputError(f"unknown industry {industry!r}; use one of: {known}")

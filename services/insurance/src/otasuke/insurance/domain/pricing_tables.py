@@ -16,6 +16,7 @@ class RevenueBand(msgspec.Struct, frozen=True, kw_only=True):
 class Industry(msgspec.Struct, frozen=True, kw_only=True):
     label_ja: str
     factor: Decimal
+    aliases: list[str] = []
 
 
 class Plan(msgspec.Struct, frozen=True, kw_only=True):
