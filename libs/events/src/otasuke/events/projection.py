@@ -115,6 +115,7 @@ class ConsumerRunner:
         self._moved = asyncio.Condition()
         self._lock_conn: asyncpg.Connection | None = None
         self._sub = None
+        self._consumer_seq: int | None = None
         self.active = False
 
     # -- lifecycle -------------------------------------------------------
@@ -216,9 +217,15 @@ class ConsumerRunner:
         self.position = max(self.position, checkpoint)
         try:
             info = await self.js.consumer_info(h.stream, h.durable)
-            if isinstance(h, Projection) and info.ack_floor and info.ack_floor.stream_seq > checkpoint:
+            acked = info.ack_floor.stream_seq if info.ack_floor else 0
+            delivered = info.delivered.stream_seq if info.delivered else 0
+            if isinstance(h, Projection) and max(acked, delivered) > checkpoint:
                 # The read model is behind what the consumer acknowledged (a
-                # restored or recreated database): start again at the checkpoint.
+                # restored or recreated database), or messages were delivered
+                # to a predecessor that died before committing them. JetStream
+                # would redeliver those only after ack_wait, *after* newer
+                # ones, and the checkpoint would then skip them as already
+                # done: start again at the checkpoint instead.
                 await self.js.delete_consumer(h.stream, h.durable)
                 raise NotFoundError
         except NotFoundError:
@@ -235,6 +242,7 @@ class ConsumerRunner:
                 filter_subject=subjects[0] if len(subjects) == 1 else None,
             )
             await self.js.add_consumer(h.stream, config)
+        self._consumer_seq = None
         return await self.js.pull_subscribe_bind(h.durable, stream=h.stream)
 
     async def _run(self) -> None:
@@ -269,6 +277,15 @@ class ConsumerRunner:
         skipped_to = 0
         for msg in msgs:
             seq = msg.metadata.sequence.stream
+            if self._lost_delivery(msg):
+                # A delivery never reached us (its server died mid-flight, e.g.
+                # in a cluster failover). Re-subscribing restarts at the
+                # checkpoint, so the lost message is applied in order, not
+                # skipped later as "older than the checkpoint".
+                log.warning("consumer %s: delivery gap before %s seq %s; resuming from the checkpoint",
+                            self.handler.name, msg.metadata.stream, seq)
+                await self._delete_consumer()
+                break
             etype = (msg.headers or {}).get(H_TYPE)
             if etype is not None and not self.handler.wants(etype):
                 await msg.ack()
@@ -284,6 +301,19 @@ class ConsumerRunner:
                        updated_at = now()""",
                     self.handler.name, self.handler.stream, skipped_to,
                 )
+
+    def _lost_delivery(self, msg) -> bool:
+        """True if the consumer delivered something between the last message and this one.
+
+        Consumer sequences count deliveries to this (single active) projection
+        consumer without gaps, so a jump means a message was lost in transit.
+        Reactors share their consumer across replicas, where gaps are normal.
+        """
+        if not isinstance(self.handler, Projection):
+            return False
+        consumer_seq = msg.metadata.sequence.consumer
+        last, self._consumer_seq = self._consumer_seq, consumer_seq
+        return last is not None and consumer_seq > last + 1
 
     async def _handle_one(self, msg) -> None:
         """Handle one message, retrying it in place so stream order is kept.
