@@ -143,6 +143,9 @@ async def escalate_unacknowledged(rt: Runtime, delivery: Delivery) -> int:
 async def run_scheduler(rt: Runtime, delivery: Delivery, every: float) -> None:
     while True:
         await asyncio.sleep(every)
+        views = [rt.runners.get(name) for name in (tickets.VIEW, "helpdesk_bot.alerts")]
+        if not all(v is not None and v.active for v in views):
+            continue  # start-up: the read models are not there yet
         try:
             await send_deferred(rt, delivery)
             await escalate_unacknowledged(rt, delivery)

@@ -137,7 +137,8 @@ class ChatService:
         await self.delivery.record(tenant, conv, "customer", BotMessage(text=label or answer))
         ref = AggregateRef("helpdesk", tenant, an.AGGREGATE_TYPE, alert_id)
         event = AlertNoticeAnswered(alert_id=alert_id, conversation_id=conv, answer=answer)
-        await execute(self.rt.store, an.NOTICE, ref, lambda _: [event], meta=EventMeta(actor=conv))
+        outcome = await execute(self.rt.store, an.NOTICE, ref, lambda _: [event], meta=EventMeta(actor=conv))
+        await self.rt.wait_for(tickets.VIEW, outcome.version)
         if answer == "details":
             replies = [BotMessage(
                 text=f"{alert['explanation_ja']}\n\n対象の機器：{alert['host']}（{alert['count']}回検知、"
