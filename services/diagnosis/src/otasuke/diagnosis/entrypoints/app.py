@@ -2,9 +2,14 @@
 from otasuke.platform.companies import CompanyDirectory
 from otasuke.platform.service import ServiceSpec
 
+from ..application.read_model import DiagnosesReadModel
+from .api.diagnoses import DiagnosisController, FormLinkController, QuestionnaireController, StatisticsController
+from .web_form import FORM_PATH, diagnosis_form
+
 spec = ServiceSpec(
     name="diagnosis",
     title="Diagnosis",
-    route_handlers=[],
-    projections=[CompanyDirectory("diagnosis")],
+    route_handlers=[QuestionnaireController, DiagnosisController, StatisticsController, FormLinkController, diagnosis_form],
+    projections=[CompanyDirectory("diagnosis"), DiagnosesReadModel()],
+    public_paths=[f"^{FORM_PATH}$"],
 )
