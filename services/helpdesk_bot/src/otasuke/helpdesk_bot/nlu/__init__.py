@@ -9,28 +9,26 @@ Contract used by the chat channels (LINE, web chat):
 * ``await client.parse(text)`` returns Rasa's ``/model/parse`` result;
 * :data:`routes` are the help desk's NLU routes (``POST /api/v1/nlu/parse``);
 * :func:`sidecars` are the processes ``otasuke run`` starts (Rasa server, action server).
+
+``metadata`` passed to ``respond`` should carry ``company_id`` and ``partner_id``
+of the linked contact (the actions mint a token for that company), ``channel``
+(``line`` / ``web``) and, when the user is answering an alert card,
+``alert_id`` (the question is then about that alert). Button payloads are Rasa
+intents (``/human_handoff``, ``/affirm{"diag_answer": "yes"}``): send the payload
+back as the message text when a button is pressed.
+
+Custom payloads the channel acts on (``BotMessage.custom``):
+
+* ``{"type": "handoff", "reason": "user_request" | "bot_failed" | "incident_report"
+  | "dispatch_request" | "whitelist_request" | "bot_unavailable", "summary": str}``:
+  open a ticket and move the conversation to the operator queue;
+* ``{"type": "apply_service", "service": "utm" | "edr" | ...}``: the user wants to apply.
 """
 from __future__ import annotations
 
-from typing import Any
+from .client import BotClient, bot_client
+from .messages import BotMessage, Button
+from .routes import routes
+from .sidecars import sidecars
 
-import msgspec
-
-
-class Button(msgspec.Struct, frozen=True):
-    title: str
-    payload: str
-
-
-class BotMessage(msgspec.Struct, frozen=True, kw_only=True):
-    text: str | None = None
-    buttons: list[Button] = []
-    custom: dict[str, Any] | None = None
-    """Structured replies, e.g. {"type": "alert_card", ...} or {"type": "handoff", "reason": ...}."""
-
-
-routes: list = []
-
-
-def sidecars(settings) -> list:
-    return []
+__all__ = ["BotClient", "BotMessage", "Button", "bot_client", "routes", "sidecars"]
