@@ -1,10 +1,46 @@
-"""The Phishing training service process: routes, projections and reactors."""
+"""The phishing-training process: API, public tracking pages, read model and the sender loop."""
+from __future__ import annotations
+
+import logging
+
 from otasuke.platform.companies import CompanyDirectory
-from otasuke.platform.service import ServiceSpec
+from otasuke.platform.service import Runtime, ServiceSpec
+
+from ..adapters.smtp_relay import RelayConfig, SmtpRelay
+from ..application.config import TrainingConfig
+from ..application.read_model import TrainingReadModel
+from ..application.sender import CampaignSender
+from .api.campaigns import CampaignController, list_templates
+from .api.reports import REPORT_ROUTES
+from .pages import PAGES
+
+log = logging.getLogger(__name__)
+
+
+async def start_sender(rt: Runtime) -> None:
+    config = TrainingConfig.from_env()
+    rt.extras["training_config"] = config
+    if not config.smtp_url:
+        log.warning("training: OTASUKE_SMTP_URL is not set; campaigns are planned but no mail is sent")
+        return
+    sender = CampaignSender(rt, SmtpRelay(RelayConfig.from_url(config.smtp_url)), config)
+    rt.extras["sender"] = sender
+    # Started after the projections (the sender waits for the read model to catch up first).
+    sender.start()
+
+
+async def stop_sender(rt: Runtime) -> None:
+    sender = rt.extras.get("sender")
+    if sender is not None:
+        await sender.stop()
+
 
 spec = ServiceSpec(
     name="training",
     title="Phishing training",
-    route_handlers=[],
-    projections=[CompanyDirectory("training")],
+    route_handlers=[list_templates, CampaignController, *REPORT_ROUTES, *PAGES],
+    projections=[CompanyDirectory("training"), TrainingReadModel()],
+    on_startup=[start_sender],
+    on_shutdown=[stop_sender],
+    public_paths=["^/t/"],
 )
