@@ -175,7 +175,7 @@ class DetectionWorker:
         self.events += table.num_rows
         dev = await self._device(tenant, device_id)
         ts_col = table.column(TS).to_pylist() if TS in table.column_names else [datetime.now(UTC)] * table.num_rows
-        learning_rows = [i for i, ts in enumerate(ts_col) if baseline_domain.in_learning(dev.learning_until, ts)]
+        learning_rows = [i for i, ts in enumerate(ts_col) if dev.learning(ts)]
         if learning_rows and kind == "edr":
             await self._learn(tenant, device_id, table, learning_rows, seed)
         if not matches and not fired:
@@ -222,7 +222,7 @@ class DetectionWorker:
         cat_key = rule_pack.category_of(meta, self._compiled.get(meta.id), first_row.get(CATEGORY), kind)
         cat = category(cat_key)
         level = meta.level if meta.level in ("informational", "low", "medium", "high", "critical") else "medium"
-        learning = baseline_domain.in_learning(dev.learning_until, g.first or datetime.now(UTC))
+        learning = dev.learning(g.first or datetime.now(UTC))
         verdict = None
         severity = level
         if base is not None and not learning:

@@ -132,7 +132,8 @@ class Ingestor:
         ref = AggregateRef("telemetry", Tenant(ctx.partner_id, ctx.company_id), device_domain.AGGREGATE_TYPE, ctx.device_id)
         cmd = DeviceRegistered(
             device_id=ctx.device_id, kind=kind, hostname=hostname,
-            learning_until=datetime.now(UTC) + timedelta(days=learning_days()), registered_by=ctx.device_id,
+            learning_until=datetime.now(UTC) + timedelta(days=learning_days()) if kind == "edr" else None,
+            registered_by=ctx.device_id,
         )
         await execute(self.rt.store, device_domain.DEVICE, ref, lambda s: device_domain.register(s, cmd),
                       meta=EventMeta(actor=ctx.device_id), command_id=f"register:{ctx.device_id}")

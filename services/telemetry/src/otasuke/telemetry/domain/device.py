@@ -18,12 +18,19 @@ class DeviceState:
     kind: str | None = None
     hostname: str | None = None
     learning_until: datetime | None = None
+    registered_at: datetime | None = None
+
+    def learning(self, at: datetime) -> bool:
+        """Event time decides (a replay judges the same); no learning when the period is empty."""
+        lu = self.learning_until
+        return lu is not None and at < lu and (self.registered_at is None or lu > self.registered_at)
 
 
 def evolve(state: DeviceState, env: Envelope) -> DeviceState:
     data = env.data
     if isinstance(data, DeviceRegistered):
-        return replace(state, registered=True, kind=data.kind, hostname=data.hostname, learning_until=data.learning_until)
+        return replace(state, registered=True, kind=data.kind, hostname=data.hostname, learning_until=data.learning_until,
+                       registered_at=env.occurred_at)
     return state
 
 

@@ -71,7 +71,8 @@ class DeviceController(Controller):
             raise DomainError("kind must be 'utm' or 'edr'")
         days = learning_days() if data.learning_days is None else data.learning_days
         cmd = DeviceRegistered(device_id=data.device_id, kind=data.kind, hostname=data.hostname,
-                               learning_until=datetime.now(UTC) + timedelta(days=days), registered_by=principal.subject)
+                               learning_until=datetime.now(UTC) + timedelta(days=days) if data.kind == "edr" else None,
+                               registered_by=principal.subject)
         ref = AggregateRef("telemetry", Tenant(partner_id, data.company_id), device_domain.AGGREGATE_TYPE, data.device_id)
         existing = await runtime.pool.fetchrow("SELECT company_id FROM devices WHERE device_id=$1", data.device_id)
         if existing is not None and existing["company_id"] != data.company_id:
