@@ -64,6 +64,8 @@ async def test_bundled_cover_renews_while_the_service_runs(insurance, streams, s
         r2 = await client.post("/api/v1/policies/renewals", params={"today": "2025-03-15"}, headers=op)
         assert r1.status_code == 200 and len(r1.json()["renewed"]) == 2  # 2024 and 2025 periods
         assert r2.json()["renewed"] == []
+        future = await client.post("/api/v1/policies/renewals", params={"today": "2999-01-01"}, headers=op)
+        assert future.status_code == 400 and "future" in future.text
         await settled("insurance.book")
         [p] = (await client.get("/api/v1/policies", params={"company_id": "mino-paper"}, headers=op)).json()
     assert (p["starts_on"], p["ends_on"], p["renewals"]) == ("2025-02-28", "2026-02-28", 2)

@@ -5,7 +5,7 @@ from datetime import date
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 
 from otasuke.events.schemas.insurance import CoverLimit
 from otasuke.platform.auth import Role, principal_of, require_role
@@ -98,5 +98,8 @@ class PolicyController(Controller):
     async def run_renewals(self, request: Request, runtime: Runtime, today: date | None = None) -> RenewalsOut:
         """Renew bundled cover that reached its end while the service is still active (also runs by itself daily)."""
         require_role(principal_of(request), Role.OPERATOR, Role.SERVICE)
+        if today is not None and today > date.today():
+            # Renewing ahead of time would start cover periods that have not begun.
+            raise ValidationException("today may not be in the future")
         renewed = await renew_due_policies(runtime.store, runtime.pool, today or date.today())
         return RenewalsOut(renewed)
