@@ -11,7 +11,8 @@ class BotUnavailable(RuntimeError):
 class LazyBot:
     """Creates the client on first use, so the help desk starts even while Rasa is still loading."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Any = None) -> None:
+        self._settings = settings
         self._client: Any = None
 
     def __call__(self) -> Any:
@@ -21,7 +22,7 @@ class LazyBot:
             factory = getattr(nlu, "bot_client", None)
             if factory is None:
                 raise BotUnavailable("the nlu package provides no bot_client()")
-            self._client = factory()
+            self._client = factory(self._settings)
         return self._client
 
     async def close(self) -> None:

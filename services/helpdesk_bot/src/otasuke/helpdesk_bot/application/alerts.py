@@ -91,17 +91,21 @@ class AlertPusher(Reactor):
 
 
 async def send_deferred(rt: Runtime, delivery: Delivery) -> int:
-    """Alerts held back by quiet hours that may be sent now."""
+    """Alerts held back (quiet hours) that may be sent now.
+
+    An alert without a notice a few seconds after it was raised was held back:
+    the pusher handles fresh alerts. ``send_once`` keeps it to one card either way.
+    """
     now = utcnow()
     rows = await rt.pool.fetch(
         """SELECT a.* FROM alerts a LEFT JOIN alert_notices n USING (alert_id)
            WHERE n.alert_id IS NULL AND a.company_id IS NOT NULL AND NOT a.resolved AND NOT a.acknowledged
-             AND NOT a.in_learning_period AND a.raised_at > now() - interval '24 hours'""")
+             AND NOT a.in_learning_period AND a.raised_at > now() - interval '24 hours'
+             AND a.raised_at < now() - interval '3 seconds'""")
     sent = 0
     for a in rows:
         prefs = await preferences(rt, a["company_id"])
-        held = an.decide(prefs, a["severity"], False, a["raised_at"]) == "defer"
-        if held and an.decide(prefs, a["severity"], False, now) == "push":
+        if an.decide(prefs, a["severity"], False, now) == "push":
             sent += await push_alert(rt, delivery, Tenant(a["partner_id"], a["company_id"]), dict(a), deferred=True,
                                      cause_id=f"deferred-{a['alert_id']}")
     return sent

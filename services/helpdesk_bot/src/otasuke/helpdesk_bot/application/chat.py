@@ -18,7 +18,9 @@ from ..domain import alert_notice as an
 from ..domain import link_code as lc
 from ..domain import messages_ja as ja
 from ..nlu import BotMessage, Button
-from . import tickets
+from otasuke.events.schemas.enrolment import SERVICES
+
+from . import enrolment, tickets
 from .config import HelpdeskConfig
 from .delivery import Delivery, conversation_id
 
@@ -28,6 +30,7 @@ ALERT_CONTEXT = timedelta(hours=24)
 """How long after an alert card a typed question is taken to be about that alert."""
 FAILURES_BEFORE_HANDOFF = 2
 TICKET_SOURCES = {"user_request", "bot_failed", "incident_report", "alert", "dispatch_request"}
+SOURCE_OF_REASON = {"bot_unavailable": "bot_failed", "whitelist_request": "user_request"}
 
 
 class ChatService:
@@ -82,6 +85,7 @@ class ChatService:
             metadata["alert_id"] = row["last_alert_id"]
 
         handoff_reason: str | None = None
+        handoff_summary = shown or text
         try:
             answer = await self._bot().respond(conv, text, metadata)
         except Exception:
@@ -95,6 +99,9 @@ class ChatService:
         for m in answer:
             if m.custom and m.custom.get("type") == "handoff":
                 handoff_reason = str(m.custom.get("reason") or "user_request")
+                handoff_summary = str(m.custom.get("summary") or handoff_summary)
+            elif m.custom and m.custom.get("type") == "apply_service":
+                replies.append(BotMessage(text=await self._apply(tenant, contact, conv, str(m.custom.get("service")))))
             elif m.custom and m.custom.get("type") == "fallback" and not m.text:
                 continue
             else:
@@ -103,7 +110,7 @@ class ChatService:
             handoff_reason = "bot_failed"
         if handoff_reason is not None:
             self._failures.pop(conv, None)
-            await self.hand_over(tenant, conv, channel, handoff_reason, shown or text,
+            await self.hand_over(tenant, conv, channel, handoff_reason, handoff_summary,
                                  alert_id=metadata.get("alert_id"))
             replies.append(BotMessage(text=ja.HANDOFF))
         return await self._answer(conv, replies, reply_token)
@@ -119,6 +126,7 @@ class ChatService:
 
     async def hand_over(self, tenant: Tenant, conv: str, channel: str, reason: str, summary: str,
                         alert_id: str | None = None) -> str:
+        reason = SOURCE_OF_REASON.get(reason, reason)
         source = reason if reason in TICKET_SOURCES else "user_request"
         return await tickets.open_ticket(
             self.rt, tenant, source=source, summary=summary, conversation_id=conv, channel=channel,
@@ -155,6 +163,15 @@ class ChatService:
             )
             replies = [BotMessage(text=ja.ALERT_HELP + ja.HANDOFF)]
         return await self._answer(conv, replies, reply_token)
+
+    async def _apply(self, tenant: Tenant, contact, conv: str, service: str) -> str:
+        if contact is None:
+            return ja.APPLY_NEEDS_LINK
+        if service not in SERVICES:
+            return ja.APPLY_UNKNOWN
+        await enrolment.apply(self.rt, tenant, service=service, channel="chat", devices=None, note=None, actor=conv,
+                              command_id=None)
+        return ja.APPLIED.format(service=ja.SERVICE_JA[service])
 
     # -- linking -------------------------------------------------------------------------
     async def _link(self, channel: str, user_id: str, code: str, display_name: Callable | None) -> str:

@@ -55,3 +55,6 @@ def application_summary(service: str, status: str, scheduled_for: datetime | Non
     if status in ("provisional", "confirmed"):
         return f"{name}のお申し込みは「{STATUS_JA[status]}」です。日程が決まりましたら担当者からご連絡します。"
     return f"{name}のお申し込みは「{STATUS_JA.get(status, status)}」の段階です。"
+APPLIED = "{service}のお申し込みを「仮申込」として受け付けました。担当者から内容の確認と日程のご連絡をします。"
+APPLY_NEEDS_LINK = "お申し込みには、会社の管理者の方から届く連携コードの登録が必要です。8けたのコードを送ってください。"
+APPLY_UNKNOWN = "申し訳ありません。お申し込みになりたいサービスが分かりませんでした。担当者にお尋ねください。"

@@ -36,7 +36,7 @@ async def _start(rt: Runtime) -> None:
         line = LineChannel(access_token=config.line_access_token, api_base=config.line_api_base)
     web = WebChatSockets()
     delivery = Delivery(rt, web, line)
-    bot = LazyBot()
+    bot = LazyBot(rt.settings)
     async with rt.pool.acquire() as conn:
         await conn.execute(INBOX_DDL)
     rt.extras.update(config=config, line=line, web=web, delivery=delivery, bot=bot,
