@@ -35,7 +35,7 @@ def area_chart(areas: list[AreaResult]) -> str:
 def distribution_chart(bins: list[Bin], score: int, title: str) -> str:
     """Like the seed report's fig. 9: companies per 100-point band, this company's band highlighted."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 2.4))
+    fig, ax = plt.subplots(figsize=(7.5, 2.2))
     mine = next(i for i, b in enumerate(bins) if b.low <= score <= b.high)
     colours = [MINE if i == mine else MUTED for i in range(len(bins))]
     ax.bar([b.label for b in bins], [b.count for b in bins], color=colours)

@@ -79,7 +79,7 @@ async def context(rt: Runtime, located: commands.Located) -> dict:
             rows.append({
                 "number": q.questions.index(question) + 1, "q": question, "r": r,
                 "status": STATUS_LABEL[r.status],
-                "done": [i.text for i in question.items if i.id not in r.missing_items],
+                "todo": [i.text for i in question.items if i.id in r.missing_items] if r.points < r.max_points else [],
                 "auto": bool(state.answers.get(question.id) and state.answers[question.id].auto_filled),
             })
         detail.append({"area": area, "rows": rows})
@@ -98,7 +98,8 @@ async def context(rt: Runtime, located: commands.Located) -> dict:
         "steps": steps,
         "steps_gain": sum(s.gain for s in steps),
         "services": [{"id": k, "label": v, "active": k in services,
-                      "questions": [x.id for x in q.questions if k in x.action.services]}
+                      "open": [n for n, x in enumerate(q.questions, 1)
+                               if k in x.action.services and by_id[x.id].points < x.max_points]}
                      for k, v in q.services.items() if k != "diagnosis"],
         "in_partner": in_partner,
         "in_industry": in_industry,
