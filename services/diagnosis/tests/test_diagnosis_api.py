@@ -72,6 +72,7 @@ async def test_walk_through_like_the_help_desk_bot(start_service, auth_headers, 
     assert kinds[0] == "diagnosis.started" and kinds[-1] == "diagnosis.completed"
     completed = (await events_of(svc, "chubu", "gifu-seiki", did))[-1].data
     assert completed.score == 1000 and completed.questionnaire_version == "2025.1" and len(completed.implemented) == 24
+    assert len(completed.ticked_items) == 98 and completed.security_action == "two_star"
 
 
 async def test_mixed_answers_score_as_the_pure_function_says(start_service, auth_headers, register_company, answer_all):

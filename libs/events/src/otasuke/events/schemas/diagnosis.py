@@ -60,3 +60,7 @@ class DiagnosisCompleted(msgspec.Struct, frozen=True, kw_only=True):
     not_implemented: list[str] = []
     unknown: list[str] = []
     """Question ids answered わからない."""
+    ticked_items: list[str] = []
+    """Item ids ticked under はい answers (underwriting detail, e.g. q17b = offline backup)."""
+    security_action: SecurityAction = "none"
+    """The SECURITY ACTION declaration the company made when starting."""

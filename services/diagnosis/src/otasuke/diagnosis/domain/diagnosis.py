@@ -138,6 +138,8 @@ def complete(state: Diagnosis, questionnaire: Questionnaire) -> list[DiagnosisCo
             implemented=card.ids_with("yes"),
             not_implemented=card.ids_with("no"),
             unknown=card.ids_with("unknown"),
+            ticked_items=[i for qid in card.ids_with("yes") for i in state.answers[qid].items],
+            security_action=state.security_action,
         )
     ]
 
