@@ -42,8 +42,9 @@ if [ "$(cat "$VENV/.otasuke-requirements" 2>/dev/null || true)" != "$req_hash" ]
 fi
 
 # --- model -----------------------------------------------------------------
-inputs=("$HERE/config.yml" "$HERE/domain.yml" "$HERE/requirements.txt")
-while IFS= read -r f; do inputs+=("$f"); done < <(find "$HERE/data" "$HERE/otasuke_rasa" -type f \( -name '*.yml' -o -name '*.py' \) | sort)
+# What the model depends on: pipeline, domain, training data, the tokenizer, the pinned libraries.
+inputs=("$HERE/config.yml" "$HERE/domain.yml" "$HERE/requirements.txt" "$HERE/otasuke_rasa/sudachi_tokenizer.py")
+while IFS= read -r f; do inputs+=("$f"); done < <(find "$HERE/data" -type f -name '*.yml' | sort)
 model_hash="$(sha "${inputs[@]}")"
 if [ "${FORCE_TRAIN:-0}" = 1 ] || [ "$(cat "$MODELS/.stamp" 2>/dev/null || true)" != "$model_hash" ] || [ ! -f "$MODELS/helpdesk.tar.gz" ]; then
   mkdir -p "$MODELS"

@@ -33,7 +33,8 @@ EVENT_TYPE = "helpdesk.conversation_event"
 EVENT_VERSION = 1
 STREAM = "HELPDESK"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-MAX_ATTEMPTS = 20
+RETRY_SECONDS = 30.0
+"""How long one event is retried (NATS reconnecting, stream not created yet) before it is dropped and logged."""
 
 
 def token_id(value: Optional[str]) -> Optional[str]:
@@ -74,8 +75,9 @@ def envelope(event: Dict[Text, Any], partner_id: str, company_id: Optional[str])
 
 
 class NatsEventBroker(EventBroker):
-    def __init__(self, url: str, default_partner: Optional[str] = None) -> None:
+    def __init__(self, url: str, default_partner: Optional[str] = None, retry_seconds: float = RETRY_SECONDS) -> None:
         self.url = url
+        self.retry_seconds = float(retry_seconds)
         self.default_partner = default_partner or os.environ.get("OTASUKE_LOCAL_PARTNER") or "local"
         self._tenants: Dict[str, tuple] = {}
         self._queue: "asyncio.Queue[Optional[tuple]]" = asyncio.Queue()
@@ -87,7 +89,11 @@ class NatsEventBroker(EventBroker):
     async def from_endpoint_config(
         cls, broker_config: EndpointConfig, event_loop: Optional[asyncio.AbstractEventLoop] = None
     ) -> "NatsEventBroker":
-        broker = cls(broker_config.url, broker_config.kwargs.get("default_partner"))
+        broker = cls(
+            broker_config.url,
+            broker_config.kwargs.get("default_partner"),
+            broker_config.kwargs.get("retry_seconds", RETRY_SECONDS),
+        )
         await broker.connect()
         return broker
 
@@ -127,15 +133,19 @@ class NatsEventBroker(EventBroker):
                 return
             subject, body, event_id = item
             headers = {"Nats-Msg-Id": event_id, "Otasuke-Type": EVENT_TYPE}
-            for attempt in range(1, MAX_ATTEMPTS + 1):
+            deadline = asyncio.get_running_loop().time() + self.retry_seconds
+            delay = 0.1
+            while True:
                 try:
+                    # Nats-Msg-Id makes a retried publish that did land a no-op.
                     await self._js.publish(subject, body, stream=STREAM, headers=headers)
                     break
                 except Exception as exc:  # stream missing, NATS reconnecting, timeout
-                    if attempt == MAX_ATTEMPTS:
+                    if asyncio.get_running_loop().time() + delay > deadline:
                         log.error("dropping conversation event %s on %s: %s", event_id, subject, exc)
-                    else:
-                        await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
+                        break
+                    await asyncio.sleep(delay)
+                    delay = min(2.0, delay * 2)
 
     def is_ready(self) -> bool:
         return bool(self._nc and self._nc.is_connected)
