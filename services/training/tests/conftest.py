@@ -137,3 +137,44 @@ class Kit:
 @pytest.fixture
 def kit() -> type[Kit]:
     return Kit
+
+
+@pytest.fixture
+async def restartable(settings):
+    """Start and stop training service processes at will (same NATS, PostgreSQL and port)."""
+    import uvicorn
+
+    from otasuke.platform.service import create_app, load_spec
+
+    running: list = []
+
+    class Process:
+        def __init__(self, server, task, app):
+            self.server, self.task, self.app = server, task, app
+            self.url = settings.url("training")
+
+        @property
+        def runtime(self):
+            return self.app.state.runtime
+
+        async def stop(self):
+            self.server.should_exit = True
+            await asyncio.wait_for(self.task, 20)
+            running.remove(self)
+
+    async def start() -> Process:
+        app = create_app(load_spec("training"), settings)
+        server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port("training"),
+                                               log_level="warning", lifespan="on"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.025)
+        proc = Process(server, task, app)
+        running.append(proc)
+        return proc
+
+    yield start
+    for proc in list(running):
+        await proc.stop()

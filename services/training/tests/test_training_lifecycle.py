@@ -1,0 +1,167 @@
+"""Resumable sending, pause/resume/cancel and tenant isolation, against a real SMTP server."""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+
+
+async def test_a_restart_mid_campaign_neither_resends_nor_skips(training_env, restartable, auth_headers, nats_url, kit):
+    box = training_env
+    box.accept = 7  # the relay takes seven mails, then answers "try again later"
+    await kit.register_company(nats_url, "chubu", "toyota-kogyo")
+    admin = auth_headers("company_admin", partner_id="chubu", company_id="toyota-kogyo")
+    first = await restartable()
+    async with httpx.AsyncClient(base_url=first.url) as client:
+        await kit.wait_company(client, admin, "toyota-kogyo")
+        body = {"company_id": "toyota-kogyo", "name": "再起動テスト", "template_id": "invoice",
+                "recipients": kit.people(20), "schedule": {"mode": "immediate"}}
+        created = await client.post("/api/v1/campaigns", json=body, headers=admin)
+        cid = created.json()["id"]
+        await kit.wait_until(lambda: box.refused > 0, what="the relay to push back")
+
+        async def sent():
+            return (await client.get(f"/api/v1/campaigns/{cid}/results", headers=admin)).json()["sent"]
+
+        assert await kit.wait_until(lambda: _equals(sent(), 7), what="seven recorded") == 7
+    await first.stop()
+    assert len(box.messages) == 7
+
+    box.accept = None  # the relay recovers; a new process takes over
+    second = await restartable()
+    async with httpx.AsyncClient(base_url=second.url) as client:
+        await kit.wait_until(lambda: len(box.messages) >= 20, what="all mails")
+        results = await kit.wait_until(
+            lambda: _results_when(client, cid, admin, lambda r: r["sent"] == 20), what="twenty recorded"
+        )
+    per_address = Counter(str(m["To"]).split("<")[-1].rstrip(">") for m in box.messages)
+    assert len(per_address) == 20, "nobody skipped"
+    assert set(per_address.values()) == {1}, "nobody got the mail twice"
+    assert results["sent"] == 20 and results["failed"] == 0
+    assert len({m["Message-ID"] for m in box.messages}) == 20
+
+
+async def _equals(coro, value):
+    got = await coro
+    return got if got == value else None
+
+
+async def _results_when(client, cid, headers, predicate):
+    r = (await client.get(f"/api/v1/campaigns/{cid}/results", headers=headers)).json()
+    return r if predicate(r) else None
+
+
+async def test_paused_campaigns_send_nothing_until_resumed_and_cancelled_ones_never(
+    training_env, start_service, auth_headers, nats_url, kit
+):
+    box = training_env
+    await kit.register_company(nats_url, "chubu", "seto-tougei")
+    svc = await start_service("training")
+    op = auth_headers("operator", partner_id="chubu")
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        await kit.wait_company(client, op, "seto-tougei")
+        # Planned in a window that has not started yet, so nothing is due.
+        body = {"company_id": "seto-tougei", "name": "来年の訓練", "template_id": "shared-document",
+                "recipients": kit.people(5),
+                "schedule": {"mode": "spread", "start": "2030-06-03T00:00:00+09:00", "end": "2030-06-08T00:00:00+09:00"}}
+        created = (await client.post("/api/v1/campaigns", json=body, headers=op)).json()
+        cid = created["id"]
+        assert created["status"] == "active" and created["mode"] == "spread"
+        page = (await client.get(f"/api/v1/campaigns/{cid}/recipients?limit=2", headers=op)).json()
+        assert len(page["items"]) == 2 and page["next_after"]
+        rest = (await client.get(f"/api/v1/campaigns/{cid}/recipients", params={"after": page["next_after"]},
+                                 headers=op)).json()
+        assert len(rest["items"]) == 3 and rest["next_after"] is None
+        assert all(item["send_at"].startswith("2030-06-0") for item in page["items"] + rest["items"])
+
+        assert (await client.post(f"/api/v1/campaigns/{cid}/pause", headers=op)).json()["status"] == "paused"
+        # Make every mail due now, while paused: the sender must hold them.
+        await svc.runtime.pool.execute("UPDATE recipients SET send_at = now() - interval '1 minute' WHERE campaign_id=$1", cid)
+        await asyncio.sleep(1.0)
+        assert box.messages == []
+        assert (await client.post(f"/api/v1/campaigns/{cid}/resume", headers=op)).json()["status"] == "active"
+        await kit.wait_until(lambda: len(box.messages) == 5, what="mails after resume")
+
+        body2 = dict(body, name="中止する訓練")
+        cid2 = (await client.post("/api/v1/campaigns", json=body2, headers=op)).json()["id"]
+        cancelled = await client.post(f"/api/v1/campaigns/{cid2}/cancel", headers=op)
+        assert cancelled.json()["status"] == "cancelled"
+        await svc.runtime.pool.execute("UPDATE recipients SET send_at = now() WHERE campaign_id=$1", cid2)
+        assert (await client.post(f"/api/v1/campaigns/{cid2}/resume", headers=op)).status_code == 422
+        await asyncio.sleep(1.0)
+        assert len(box.messages) == 5
+
+        # Retrying a creation with the same id adds nothing.
+        again = dict(body, campaign_id="fixed-id-1")
+        assert (await client.post("/api/v1/campaigns", json=again, headers=op)).status_code == 201
+        assert (await client.post("/api/v1/campaigns", json=again, headers=op)).status_code == 201
+        count = await svc.runtime.pool.fetchval("SELECT count(*) FROM recipients WHERE campaign_id='fixed-id-1'")
+        assert count == 5
+
+
+async def test_bad_input_is_refused_clearly(training_env, start_service, auth_headers, nats_url, kit):
+    await kit.register_company(nats_url, "chubu", "seto-tougei")
+    svc = await start_service("training")
+    op = auth_headers("operator", partner_id="chubu")
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        await kit.wait_company(client, op, "seto-tougei")
+        base = {"company_id": "seto-tougei", "name": "x", "template_id": "invoice", "recipients": kit.people(1)}
+        bad_mail = await client.post("/api/v1/campaigns", json=dict(base, recipients=[{"email": "nope"}]), headers=op)
+        assert bad_mail.status_code == 400 and "not an email address" in bad_mail.text
+        unknown = await client.post("/api/v1/campaigns", json=dict(base, template_id="lottery"), headers=op)
+        assert unknown.status_code == 422 and "unknown template_id" in unknown.text
+        weekend = dict(base, schedule={"start": "2030-06-08T00:00:00+09:00", "end": "2030-06-09T23:00:00+09:00"})
+        refused = await client.post("/api/v1/campaigns", json=weekend, headers=op)
+        assert refused.status_code == 422 and "business hours" in refused.text
+        assert (await client.get("/api/v1/campaigns", headers=op)).json() == []
+
+
+async def test_companies_and_partners_never_see_each_others_training(
+    training_env, start_service, auth_headers, nats_url, kit
+):
+    box = training_env
+    await kit.register_company(nats_url, "chubu", "gifu-seiki")
+    await kit.register_company(nats_url, "chubu", "ena-foods")
+    await kit.register_company(nats_url, "kansai", "osaka-print")
+    svc = await start_service("training")
+    gifu = auth_headers("company_admin", partner_id="chubu", company_id="gifu-seiki")
+    ena = auth_headers("company_admin", partner_id="chubu", company_id="ena-foods")
+    chubu_op = auth_headers("operator", partner_id="chubu")
+    kansai_op = auth_headers("operator", partner_id="kansai")
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        await kit.wait_company(client, chubu_op, "gifu-seiki")
+        await kit.wait_company(client, kansai_op, "osaka-print")
+        body = {"company_id": "gifu-seiki", "name": "岐阜の訓練", "template_id": "invoice",
+                "recipients": kit.people(2), "schedule": {"mode": "immediate"}}
+        cid = (await client.post("/api/v1/campaigns", json=body, headers=gifu)).json()["id"]
+        assert (await client.get("/api/v1/templates")).status_code == 401
+        # Another company of the same partner, and another partner's operator, see nothing.
+        for outsider in (ena, kansai_op):
+            assert (await client.get(f"/api/v1/campaigns/{cid}/results", headers=outsider)).status_code == 404
+            assert (await client.get(f"/api/v1/campaigns/{cid}/recipients", headers=outsider)).status_code == 404
+            assert (await client.post(f"/api/v1/campaigns/{cid}/pause", headers=outsider)).status_code == 404
+            assert (await client.get("/api/v1/companies/gifu-seiki/training/report", headers=outsider)).status_code == 404
+        assert (await client.get("/api/v1/campaigns", headers=ena)).json() == []
+        assert (await client.get("/api/v1/campaigns", headers=kansai_op)).json() == []
+        # …nor can they start campaigns for it.
+        hijack = await client.post("/api/v1/campaigns", json=body, headers=kansai_op)
+        assert hijack.status_code == 404
+        assert (await client.post("/api/v1/campaigns", json=body, headers=ena)).status_code == 404
+        # The owner and its partner's operator do see it.
+        assert (await client.get(f"/api/v1/campaigns/{cid}/results", headers=chubu_op)).status_code == 200
+        assert [c["id"] for c in (await client.get("/api/v1/campaigns", headers=gifu)).json()] == [cid]
+        # Partner measures are for the partner's staff only, and only over its own companies.
+        assert (await client.get("/api/v1/partner/training/measures", headers=gifu)).status_code == 403
+        kansai = (await client.get("/api/v1/partner/training/measures", headers=kansai_op)).json()
+        assert kansai["companies"] == 0
+        await kit.wait_until(lambda: len(box.messages) == 2, what="mails")
+        chubu = await kit.wait_until(
+            lambda: _measures_when(client, chubu_op), what="chubu measures"
+        )
+        assert chubu["table5"][0]["sent"] == 2
+
+
+async def _measures_when(client, headers):
+    r = (await client.get("/api/v1/partner/training/measures", headers=headers)).json()
+    return r if r["companies"] == 1 and r["table5"][0]["sent"] == 2 else None
