@@ -44,7 +44,7 @@ class LoopbackCluster:
             EmbeddedNats(
                 root / f"n{i}" / "js",
                 name=f"n{i}",
-                cluster_name=name,
+                cluster_name=name if size > 1 else None,  # size 1: a plain server (benchmark baseline)
                 cluster_port=cluster_ports[i],
                 routes=routes,
                 log_file=root / f"n{i}.log",
