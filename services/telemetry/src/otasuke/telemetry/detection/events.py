@@ -7,7 +7,8 @@ from typing import Any, Iterable, Mapping
 import pyarrow as pa
 
 
-def _scalar(value: Any) -> str | None:
+def render_value(value: Any) -> str | None:
+    """A JSON value as the string Sigma compares against (None stays None)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -80,7 +81,7 @@ def events_to_table(events: Iterable[Mapping[str, Any]]) -> pa.Table:
             if slot is None:
                 slot = found[key] = ([], [])
             slot[0].append(row)
-            slot[1].append(_scalar(value))
+            slot[1].append(render_value(value))
     if not found:
         return _empty(n)
     out = {}

@@ -71,6 +71,14 @@ TRUE: Node = ("const", True)
 FALSE: Node = ("const", False)
 
 
+_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(text: str) -> str:
+    """ASCII case folding, the same as the columns get (pyarrow ascii_lower, SQLite NOCASE)."""
+    return text.translate(_ASCII_FOLD)
+
+
 def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -86,26 +94,26 @@ def _string_leaf(field: str | None, value: SigmaString, placeholders: Mapping[st
     if field is None:
         pattern = "".join(like_escape(p) if isinstance(p, str) else ("%" if p is SpecialChars.WILDCARD_MULTI else "_") for p in parts)
         # A keyword is a substring search across all fields (Sigma spec: "keywords").
-        return Leaf("keyword", None, ("%" + pattern + "%").lower())
+        return Leaf("keyword", None, fold("%" + pattern + "%"))
     if cased:
         if not specials:
             return Leaf("cased_eq", field, text)
         pattern = "".join(like_escape(p) if isinstance(p, str) else ("%" if p is SpecialChars.WILDCARD_MULTI else "_") for p in parts)
         return Leaf("cased_like", field, pattern)
     if not specials:
-        return Leaf("eq", field, text.lower())
+        return Leaf("eq", field, fold(text))
     multi = SpecialChars.WILDCARD_MULTI
     if all(s is multi for s in specials) and len(plain) == 1:
         if len(parts) == 3 and parts[0] is multi and parts[2] is multi:
-            return Leaf("contains", field, text.lower())
+            return Leaf("contains", field, fold(text))
         if len(parts) == 2 and parts[1] is multi:
-            return Leaf("prefix", field, text.lower())
+            return Leaf("prefix", field, fold(text))
         if len(parts) == 2 and parts[0] is multi:
-            return Leaf("suffix", field, text.lower())
+            return Leaf("suffix", field, fold(text))
     if all(s is multi for s in specials) and not plain:
         return Leaf("exists", field, True) if parts else Leaf("eq", field, "")
     pattern = "".join(like_escape(p) if isinstance(p, str) else ("%" if p is multi else "_") for p in parts)
-    return Leaf("like", field, pattern.lower())
+    return Leaf("like", field, fold(pattern))
 
 
 def _expand_placeholders(field: str | None, parts: list, placeholders: Mapping[str, list[str]]) -> Node:
@@ -161,7 +169,7 @@ def _value_leaf(field: str | None, value: Any, placeholders) -> Node:
     if isinstance(value, SigmaBool):
         return make_or([Leaf("eq", field, "true" if value.boolean else "false"), Leaf("eq", field, "1" if value.boolean else "0")])
     if isinstance(value, SigmaNumber):
-        return Leaf("eq", field, str(value.number).lower())
+        return Leaf("eq", field, fold(str(value.number)))
     if isinstance(value, SigmaNull):
         return Leaf("null", field)
     if isinstance(value, SigmaExists):
@@ -288,12 +296,18 @@ def required_literals(node: Node) -> frozenset | None:
         if k == "eq":
             return frozenset({("eq", f, v)})
         if k in ("contains", "prefix", "suffix"):
-            return frozenset({("sub", f, v)}) if len(v) >= MIN_LITERAL else None
+            return frozenset({("sub", f, v)}) if len(v.encode()) >= MIN_LITERAL else None
         if k in ("like", "cased_like"):
-            lit = _like_literal(v).lower()
-            return frozenset({("sub", f, lit)}) if len(lit) >= MIN_LITERAL else None
+            lit = fold(_like_literal(v))
+            return frozenset({("sub", f, lit)}) if len(lit.encode()) >= MIN_LITERAL else None
         if k == "cased_eq":
-            return frozenset({("eq", f, v.lower())})
+            return frozenset({("eq", f, fold(v))})
+        if k == "keyword":
+            lit = fold(_like_literal(v))
+            return frozenset({("kw", None, lit)}) if len(lit) >= MIN_LITERAL else None
+        if k == "regex":
+            lits = regex_literals(v)
+            return frozenset(("sub", f, x) for x in lits) if lits else None
         return None
     tag = node[0]
     if tag == "const":
@@ -326,3 +340,45 @@ def _literal_score(lit: tuple) -> int:
     if mode == "eq":
         return 1 if field in LOW_CARDINALITY else len(value) + 8
     return len(value)
+
+
+def regex_literals(pattern: str) -> frozenset[str] | None:
+    """Lower-cased literals one of which any match of `pattern` must contain (None: unknown)."""
+    try:
+        import re._parser as sre_parse  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - Python < 3.11
+        import sre_parse  # type: ignore[no-redef]
+    from re._constants import BRANCH, LITERAL, SUBPATTERN  # type: ignore[import-not-found]
+
+    def best(seq) -> frozenset[str] | None:
+        runs, cur, out = [], [], None
+        for op, arg in seq:
+            if op is LITERAL:
+                cur.append(chr(arg))
+                continue
+            runs.append("".join(cur))
+            cur = []
+            if op is BRANCH and len(seq) == 1:
+                alts = [best(b) for b in arg[1]]
+                if all(a for a in alts):
+                    out = frozenset().union(*alts)
+            elif op is SUBPATTERN and len(seq) == 1:
+                out = best(arg[-1])
+        runs.append("".join(cur))
+        longest = max(runs, key=len)
+        if len(longest) >= MIN_LITERAL and longest.isascii():
+            return frozenset({fold(longest)})
+        return out
+
+    try:
+        return best(sre_parse.parse(pattern))
+    except Exception:
+        return None
+
+
+def leaf_literals(leaf: Leaf) -> frozenset | None:
+    """(mode, field, literal) of which one must hold for the leaf to be true."""
+    if leaf.kind == "regex":
+        lits = regex_literals(leaf.value)
+        return frozenset(("sub", leaf.field, x) for x in lits) if lits else None
+    return required_literals(leaf)

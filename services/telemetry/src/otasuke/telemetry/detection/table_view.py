@@ -19,7 +19,7 @@ class TableView:
         self._original: dict[str, pa.Array | None] = {}
         self._lowered: dict[str, pa.Array | None] = {}
         self._eq_index: dict[str, tuple[dict, np.ndarray, np.ndarray]] = {}
-        self._scans: dict[str, dict[str, np.ndarray]] = {}
+        self._scans: dict[tuple[str, str], dict[str, np.ndarray]] = {}
 
     @property
     def fields(self) -> list[str]:
@@ -72,10 +72,10 @@ class TableView:
             return EMPTY
         return order[bounds[code + 1] : bounds[code + 2]]
 
-    def scan(self, field: str, automaton, lengths: np.ndarray, literals: list[str]) -> dict[str, np.ndarray]:
+    def scan(self, field: str, automaton, lengths: np.ndarray, literals: list[str], name: str = "") -> dict[str, np.ndarray]:
         """Rows of `field` containing each literal of the automaton, in one pass over the
         column's data buffer (Aho-Corasick), so the cost does not grow with the literal count."""
-        found = self._scans.get(field)
+        found = self._scans.get((field, name))
         if found is not None:
             return found
         found = {}
@@ -107,5 +107,5 @@ class TableView:
                     for part_ids, part_rows in zip(np.split(ids, cuts), np.split(rows, cuts)):
                         if len(part_ids):
                             found[literals[part_ids[0]]] = np.unique(part_rows)
-        self._scans[field] = found
+        self._scans[(field, name)] = found
         return found
