@@ -39,6 +39,7 @@ class Telemetry:
     client: httpx.AsyncClient
     auth_headers: object
     store: EventStore
+    start_service: object = None
 
     A = A
     B = B
@@ -72,6 +73,18 @@ class Telemetry:
             body = gzip_mod.compress(body)
             headers["Content-Encoding"] = "gzip"
         return await self.client.post(f"/api/v1/ingest/{source}", content=body, headers=headers)
+
+    async def restart(self) -> "Telemetry":
+        """Stop this process's runtime (consumers, caches, connections) and start a fresh one."""
+        from otasuke.platform.embedded import free_port
+        from otasuke.platform.service import load_spec, stop_runtime
+
+        await stop_runtime(load_spec("telemetry"), self.runtime)
+        ports = dict(self.runtime.settings.ports)
+        ports["telemetry"] = free_port()
+        svc = await self.start_service("telemetry", ports=ports)
+        return Telemetry(svc, httpx.AsyncClient(base_url=svc.url, timeout=30), self.auth_headers, self.store,
+                         self.start_service)
 
     async def alerts(self, tenant=A, **params) -> list[dict]:
         r = await self.client.get("/api/v1/alerts", headers=self.company_headers(tenant), params=params)
@@ -116,7 +129,7 @@ async def register_companies(nc) -> None:
 async def start_telemetry(start_service, auth_headers, nc) -> Telemetry:
     svc = await start_service("telemetry")
     client = httpx.AsyncClient(base_url=svc.url, timeout=30)
-    t = Telemetry(svc, client, auth_headers, EventStore(nc))
+    t = Telemetry(svc, client, auth_headers, EventStore(nc), start_service)
     for _ in range(200):
         n = await svc.runtime.pool.fetchval("SELECT count(*) FROM companies")
         m = await svc.runtime.pool.fetchval("SELECT count(*) FROM monitoring")

@@ -15,7 +15,7 @@ from otasuke.platform.service import Runtime
 from ...application.read_model import NAME as READ_MODEL
 from ...domain import alert_series
 from ...domain.categories import SEVERITY_JA, category
-from .tenancy import visible_companies_sql
+from .tenancy import reader, visible_companies_sql
 
 
 class AlertOut(msgspec.Struct, kw_only=True):
@@ -79,7 +79,7 @@ class AlertController(Controller):
         self, request: Request, runtime: Runtime, company_id: str | None = None, status: str | None = None,
         include_learning: bool = True, limit: int = 100,
     ) -> list[AlertOut]:
-        principal = principal_of(request)
+        principal = reader(request)
         where, args = visible_companies_sql(principal)
         for column, value in (("company_id", company_id), ("status", status)):
             if value:
@@ -97,7 +97,7 @@ class AlertController(Controller):
         row = await runtime.pool.fetchrow("SELECT * FROM alerts WHERE alert_id=$1", alert_id)
         if row is None:
             raise NotFoundException("not found")
-        principal = principal_of(request)
+        principal = reader(request)
         require_company(principal, row["partner_id"], row["company_id"])
         return principal, row
 

@@ -15,7 +15,7 @@ from otasuke.platform.service import Runtime
 from ...application.ingest_batch import learning_days, raw_subject
 from ...application.read_model import NAME as READ_MODEL
 from ...domain import device as device_domain
-from .tenancy import company_for, visible_companies_sql
+from .tenancy import company_for, reader, visible_companies_sql
 
 
 class DeviceIn(msgspec.Struct, kw_only=True):
@@ -91,7 +91,7 @@ class DeviceController(Controller):
 
     @get("/")
     async def list_devices(self, request: Request, runtime: Runtime, company_id: str | None = None) -> list[DeviceOut]:
-        principal = principal_of(request)
+        principal = reader(request)
         where, args = visible_companies_sql(principal)
         if company_id:
             args.append(company_id)
