@@ -23,7 +23,7 @@ async def test_activation_issues_one_bundled_policy_whatever_the_redeliveries(in
     await settled("insurance.book", "insurance.companies")
 
     admin = auth_headers("company_admin", partner_id="chubu", company_id="gifu-seiki")
-    async with httpx.AsyncClient(base_url=insurance.url) as client:
+    async with httpx.AsyncClient(base_url=insurance.url, timeout=60) as client:
         resp = await client.get("/api/v1/policies", params={"company_id": "gifu-seiki"}, headers=admin)
     assert resp.status_code == 200, resp.text
     [p] = resp.json()
@@ -41,7 +41,7 @@ async def test_cover_ends_with_the_service_and_returns_with_it(insurance, stream
     await streams.end("chubu", "ena-foods", "edr", "app-edr", on=date(2025, 9, 30))
     await settled("insurance.bundled_cover", "insurance.book")
     op = auth_headers("operator", partner_id="chubu")
-    async with httpx.AsyncClient(base_url=insurance.url) as client:
+    async with httpx.AsyncClient(base_url=insurance.url, timeout=60) as client:
         [p] = (await client.get("/api/v1/policies", params={"company_id": "ena-foods"}, headers=op)).json()
         assert p["status"] == "ended" and p["ended_on"] == "2025-09-30"
         coverage = (await client.get("/api/v1/coverage", params={"company_id": "ena-foods"}, headers=op)).json()
@@ -59,7 +59,7 @@ async def test_bundled_cover_renews_while_the_service_runs(insurance, streams, s
     await streams.activate("chubu", "mino-paper", "utm", "app-1", on=date(2023, 2, 28))
     await settled()
     op = auth_headers("operator", partner_id="chubu")
-    async with httpx.AsyncClient(base_url=insurance.url) as client:
+    async with httpx.AsyncClient(base_url=insurance.url, timeout=60) as client:
         r1 = await client.post("/api/v1/policies/renewals", params={"today": "2025-03-15"}, headers=op)
         r2 = await client.post("/api/v1/policies/renewals", params={"today": "2025-03-15"}, headers=op)
         assert r1.status_code == 200 and len(r1.json()["renewed"]) == 2  # 2024 and 2025 periods

@@ -34,7 +34,7 @@ async def test_claim_from_a_ticket_carries_the_alert_and_the_actions_taken(insur
     helpdesk = auth_headers("service", partner_id="chubu")
     insurer = auth_headers("insurer", partner_id="chubu")
     admin = auth_headers("company_admin", partner_id="chubu", company_id="gifu-seiki")
-    async with httpx.AsyncClient(base_url=insurance.url) as client:
+    async with httpx.AsyncClient(base_url=insurance.url, timeout=60) as client:
         # 「保険でどこまでカバーされますか」 about this very alert.
         cover = (await client.get("/api/v1/coverage", params={"company_id": "gifu-seiki", "alert_id": "al-1"}, headers=helpdesk)).json()
         assert cover["can_claim"] is True
@@ -95,7 +95,7 @@ async def test_claim_needs_an_incident_and_cover(insurance, streams, settled, au
     await ransomware_incident(streams, "chubu", "no-cover")
     await settled()
     op = auth_headers("operator", partner_id="chubu")
-    async with httpx.AsyncClient(base_url=insurance.url) as client:
+    async with httpx.AsyncClient(base_url=insurance.url, timeout=60) as client:
         none = await client.post("/api/v1/claims", json={"company_id": "no-cover"}, headers=op)
         assert none.status_code == 422 and "ticket_id or the alert_id" in none.json()["detail"]
         ghost = await client.post("/api/v1/claims", json={"company_id": "no-cover", "ticket_id": "tk-404"}, headers=op)
@@ -117,7 +117,7 @@ async def test_training_results_reach_the_underwriting_view(insurance, streams, 
         await streams.emit("training", Tenant("chubu", "ogaki-kogyo"), "campaign", "cmp-1", payload)
         await settled("insurance.training")
     insurer = auth_headers("insurer", partner_id="chubu")
-    async with httpx.AsyncClient(base_url=insurance.url) as client:
+    async with httpx.AsyncClient(base_url=insurance.url, timeout=60) as client:
         risk = (await client.get("/api/v1/underwriting/companies/ogaki-kogyo", headers=insurer)).json()
     if completed is not None:
         [t] = risk["training"]

@@ -28,7 +28,7 @@ async def test_quote_uses_the_latest_diagnosis_and_can_be_recomputed_from_its_ev
     await settled()
     admin = auth_headers("company_admin", partner_id="chubu", company_id="tajimi-shoten")
     body = {"company_id": "tajimi-shoten", "industry": "小売業", "revenue_band": "100m_500m"}
-    async with httpx.AsyncClient(base_url=insurance.url) as client:
+    async with httpx.AsyncClient(base_url=insurance.url, timeout=60) as client:
         resp = await client.post("/api/v1/quotes", json=body, headers=admin)
         assert resp.status_code == 201, resp.text
         q = resp.json()
@@ -85,7 +85,7 @@ async def test_quote_without_a_diagnosis_says_so(insurance, streams, settled, au
     await streams.company("chubu", "seki-cutlery")
     await settled("insurance.companies")
     op = auth_headers("operator", partner_id="chubu")
-    async with httpx.AsyncClient(base_url=insurance.url) as client:
+    async with httpx.AsyncClient(base_url=insurance.url, timeout=60) as client:
         q = (await client.post("/api/v1/quotes", json={"company_id": "seki-cutlery", "industry": "manufacturing",
                                                          "revenue_band": "under_100m"}, headers=op)).json()
         assert q["diagnosis"] is None and q["premium_yen"] == 52_800 and q["conditions"] == []

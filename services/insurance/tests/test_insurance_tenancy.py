@@ -11,7 +11,7 @@ async def test_companies_and_partners_never_see_each_others_insurance(insurance,
     chubu_insurer = auth_headers("insurer", partner_id="chubu")
     chubu_op = auth_headers("operator", partner_id="chubu")
     kansai_op = auth_headers("operator", partner_id="kansai")
-    async with httpx.AsyncClient(base_url=insurance.url) as client:
+    async with httpx.AsyncClient(base_url=insurance.url, timeout=60) as client:
         assert (await client.get("/api/v1/policies", params={"company_id": "gifu-seiki"})).status_code == 401
 
         own = (await client.get("/api/v1/policies", params={"company_id": "gifu-seiki"}, headers=a_admin)).json()
