@@ -40,7 +40,7 @@ def distribution_chart(bins: list[Bin], score: int, title: str) -> str:
     colours = [MINE if i == mine else MUTED for i in range(len(bins))]
     ax.bar([b.label for b in bins], [b.count for b in bins], color=colours)
     ax.annotate("御社", xy=(mine, bins[mine].count), xytext=(0, 4), textcoords="offset points",
-                ha="center", fontsize=9, color=MINE, weight="bold")
+                ha="center", fontsize=9, color=MINE)
     ax.set_ylabel("社数", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelsize=7, rotation=30)

@@ -20,7 +20,7 @@ from ..domain import diagnosis as dg
 from ..domain import questionnaire as qn
 from ..domain import scoring
 from ..domain.next_steps import compare, next_steps
-from ..domain.standing import distribution
+from ..domain.standing import distribution, standing
 from . import commands, read_model, statistics
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -64,11 +64,21 @@ async def context(rt: Runtime, located: commands.Located) -> dict:
     card = scoring.score(q, state.answers)
     company = await get_company(rt.pool, row["company_id"])
     services = await active_services(rt.pool, row["company_id"])
-    band = next(b for b in q.bands if b.id == card.band)
-
-    partner_scores, in_partner, in_industry = await statistics.standings(
+    partner_scores, _, _ = await statistics.standings(
         rt.pool, row["partner_id"], row["company_id"], state.industry, card.score)
+    industry_scores = await statistics.industry_scores(rt.pool, row["partner_id"], row["company_id"], state.industry)
     _, prev = await _previous_card(rt, state, row["company_id"], row["diagnosis_id"])
+    return assemble(q, state, company, services, partner_scores, industry_scores + [card.score], prev,
+                    row["completed_at"] or datetime.now(JST))
+
+
+def assemble(q, state: dg.Diagnosis, company, services: list[str], partner_scores: list[int],
+             industry_scores: list[int], prev: scoring.ScoreCard | None, when: datetime) -> dict:
+    """Everything the template shows, from plain values (no I/O: benchmarks and previews call it directly)."""
+    card = scoring.score(q, state.answers)
+    band = next(b for b in q.bands if b.id == card.band)
+    in_partner = standing("partner", card.score, partner_scores)
+    in_industry = standing("industry", card.score, industry_scores)
 
     by_id = {r.question_id: r for r in card.questions}
     detail = []
@@ -85,7 +95,6 @@ async def context(rt: Runtime, located: commands.Located) -> dict:
         detail.append({"area": area, "rows": rows})
     terms = sorted({t for x in q.questions for t in x.terms})
     steps = next_steps(q, card, services)
-    now = datetime.now(JST)
     return {
         "q": q,
         "card": card,
@@ -93,7 +102,7 @@ async def context(rt: Runtime, located: commands.Located) -> dict:
         "state": state,
         "completed": state.completed is not None,
         "company": company,
-        "date": (row["completed_at"] or now).astimezone(JST).strftime("%Y年%-m月%-d日"),
+        "date": when.astimezone(JST).strftime("%Y年%-m月%-d日"),
         "industry_label": q.industry_label(state.industry),
         "steps": steps,
         "steps_gain": sum(s.gain for s in steps),
@@ -125,11 +134,15 @@ def _charts(ctx: dict) -> dict:
     }
 
 
+def render(ctx: dict) -> str:
+    """The report page from an assembled context (draws the charts: CPU work)."""
+    return _env.get_template("report.html").render(**ctx, **_charts(ctx))
+
+
 async def render_html(rt: Runtime, principal: Principal, located: commands.Located) -> str:
     ctx = await context(rt, located)
     # matplotlib is CPU work: keep the event loop free for other requests.
-    ctx.update(await asyncio.to_thread(_charts, ctx))
-    return _env.get_template("report.html").render(**ctx)
+    return await asyncio.to_thread(render, ctx)
 
 
 async def render_pdf(rt: Runtime, principal: Principal, located: commands.Located) -> bytes:

@@ -95,3 +95,9 @@ async def standings(conn, partner_id: str, company_id: str, industry: str, score
         st.standing("partner", score, partner_scores),
         st.standing("industry", score, industry_scores),
     )
+
+
+async def industry_scores(conn, partner_id: str, company_id: str, industry: str) -> list[int]:
+    """Latest scores of the partner's other companies in ``industry``."""
+    rows = await latest_per_company(conn, partner_id)
+    return [r["score"] for r in rows if r["company_id"] != company_id and r["industry"] == industry]
