@@ -24,6 +24,10 @@ async def test_questionnaire_contract(start_service, auth_headers):
     async with httpx.AsyncClient(base_url=svc.url) as client:
         assert (await client.get(f"{API}/questionnaire")).status_code == 401
         body = (await client.get(f"{API}/questionnaire", headers=auth_headers("company_admin", partner_id="chubu", company_id="x"))).json()
+        schema = (await client.get("/schema/openapi.json")).json()
+        ready = (await client.get("/readyz")).json()
+    assert {f"{API}/diagnoses/{{diagnosis_id}}/next", f"{API}/statistics"} <= set(schema["paths"])
+    assert ready["projections"]["diagnosis.diagnoses"]["lag"] == 0
     assert body["version"] == "2025.1" and body["max_score"] == 1000
     assert len(body["questions"]) == 24
     assert sum(len(q["items"]) for q in body["questions"]) == 98
