@@ -46,11 +46,17 @@ fi
 inputs=("$HERE/config.yml" "$HERE/domain.yml" "$HERE/requirements.txt" "$HERE/otasuke_rasa/sudachi_tokenizer.py")
 while IFS= read -r f; do inputs+=("$f"); done < <(find "$HERE/data" -type f -name '*.yml' | sort)
 model_hash="$(sha "${inputs[@]}")"
+mkdir -p "$MODELS"
+# Several callers (make test, make run, other sessions) may run this at once: one trains, the others wait.
+exec 9>"$MODELS/.lock"
+flock 9
 if [ "${FORCE_TRAIN:-0}" = 1 ] || [ "$(cat "$MODELS/.stamp" 2>/dev/null || true)" != "$model_hash" ] || [ ! -f "$MODELS/helpdesk.tar.gz" ]; then
-  mkdir -p "$MODELS"
   echo "setup.sh: training the Rasa model (inputs changed)"
   (cd "$HERE" && PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/rasa" train \
       --config config.yml --domain domain.yml --data data \
-      --out "$MODELS" --fixed-model-name helpdesk --quiet)
+      --out "$MODELS.tmp.$$" --fixed-model-name helpdesk --quiet)
+  # Publish the new model atomically: a running Rasa server or test never sees half a file.
+  mv "$MODELS.tmp.$$/helpdesk.tar.gz" "$MODELS/helpdesk.tar.gz"
+  rm -rf "$MODELS.tmp.$$"
   echo "$model_hash" > "$MODELS/.stamp"
 fi
