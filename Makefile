@@ -9,9 +9,14 @@ UV     := $(TOOLS)/bin/uv
 VENV   := .venv
 STAMP  := $(VENV)/.synced
 
-.PHONY: run test test-quick test-cluster setup manifests clean bench
+.PHONY: run test test-quick test-cluster setup rasa manifests clean bench
 
-setup: $(STAMP)
+setup: $(STAMP) rasa
+
+# The help desk's Rasa bot lives in its own Python 3.10 environment (.venv-rasa);
+# the script is idempotent and retrains the model only when its inputs changed.
+rasa: $(STAMP)
+	@UV=$(CURDIR)/$(UV) bash services/helpdesk_bot/rasa/setup.sh
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
@@ -32,8 +37,9 @@ test: setup
 test-cluster: setup
 	$(VENV)/bin/python -m pytest -m cluster -s tests/cluster
 
-manifests: setup
-	$(VENV)/bin/otasuke manifests $(REGION)
+# Render one region's Kubernetes manifests to stdout: make manifests REGION=chubu
+manifests: $(STAMP)
+	@$(VENV)/bin/python infra/render.py $(REGION)
 
 bench: setup
 	$(VENV)/bin/python -m benchmarks
