@@ -167,6 +167,12 @@ async def test_retries_do_not_duplicate_anything(start_service, auth_headers, re
         assert r1 == r2 and r1["score"] == 10 + 27
         listed = (await client.get(f"{API}/diagnoses", params={"company_id": "gifu-seiki"}, headers=admin)).json()
         assert len(listed) == 1
+        # The read model is disposable: rebuilt from the stream, it says the same.
+        await svc.runtime.runner("diagnosis.diagnoses").rebuild()
+        await svc.runtime.wait_for("diagnosis.diagnoses", await svc.runtime.store.last_seq(
+            AggregateRef("diagnosis", Tenant("chubu", "gifu-seiki"), "diagnosis", did)))
+        rebuilt = (await client.get(f"{API}/diagnoses", params={"company_id": "gifu-seiki"}, headers=admin)).json()
+        assert rebuilt == listed and rebuilt[0]["score"] == 37
     types = [e.type for e in await events_of(svc, "chubu", "gifu-seiki", did)]
     assert types.count("diagnosis.started") == 1 and types.count("diagnosis.completed") == 1
     # started + 5 auto-filled + q02 once + q05 confirmation once + 22 unknown
@@ -195,6 +201,7 @@ async def test_tenants_never_see_each_other(start_service, auth_headers, registe
         assert (await client.post(f"{API}/diagnoses", json={"company_id": "gifu-seiki"}, headers=kansai_op)).status_code == 404
         assert (await client.get(f"{API}/diagnoses", params={"company_id": "gifu-seiki"}, headers=kansai_op)).status_code == 404
         assert (await client.post(f"{API}/companies/gifu-seiki/diagnosis-link", headers=kansai_op)).status_code == 404
+        assert (await client.post(f"{API}/companies/gifu-seiki/diagnosis-link", headers=gifu)).status_code == 403
         # The partner's operator can follow its company's diagnosis.
         assert (await client.get(f"{API}/diagnoses/{did}", headers=chubu_op)).status_code == 200
         # Statistics are for partner staff, and only their own companies.

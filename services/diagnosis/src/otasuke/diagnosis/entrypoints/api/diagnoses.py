@@ -225,7 +225,8 @@ class FormLinkController(Controller):
         send to a server, so it does not end up in access logs.
         """
         principal = principal_of(request)
-        require_role(principal, Role.OPERATOR, Role.COMPANY_ADMIN)
+        # Not company admins: a token must not be able to mint itself a longer-lived one.
+        require_role(principal, Role.OPERATOR, Role.SERVICE)
         company = await commands.company_of(runtime, principal, company_id)
         token = issue_token(
             runtime.settings.require_signing_key(), subject=f"form-link:{principal.subject}",
