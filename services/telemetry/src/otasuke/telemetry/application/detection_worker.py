@@ -207,7 +207,8 @@ class DetectionWorker:
             groups[(c.rule_id, host)] = _Group(c.rule, host, list(c.rows), c.first_seen, c.last_seen)
             groups[(c.rule_id, host)].count = c.count  # type: ignore[attr-defined]
         appended = 0
-        base = await self._baseline(device_id, dev) if kind == "edr" else None
+        learning_only = len(learning_rows) == table.num_rows
+        base = await self._baseline(device_id, dev) if kind == "edr" and not learning_only else None
         for (rule_id, host), g in groups.items():
             det = self._detection(tenant, device_id, kind, g, ts_col, row, dev, base)
             if await self._record(tenant, det, seed):
@@ -302,7 +303,8 @@ class DetectionWorker:
         base = baseline_domain.Baseline()
         base.add({r["item"]: r["count"] for r in rows if r["item_type"] == "pair"},
                  {r["item"]: r["count"] for r in rows if r["item_type"] == "shape"})
-        self._baselines[device_id] = (base, time.monotonic())
+        if rows:  # an empty baseline may still be arriving in the read model: ask again next time
+            self._baselines[device_id] = (base, time.monotonic())
         return base
 
     async def _allowlist(self, company_id: str) -> list[Entry]:
