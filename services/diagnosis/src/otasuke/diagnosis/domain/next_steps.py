@@ -29,7 +29,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     unknown: bool
     """The answer was わからない: the first thing is to find out."""
     missing: list[str]
-    """Texts of the items not yet done (at most three)."""
+    """Texts of the first items not yet done (at most two, to keep the page short)."""
     todo: str
     who: str
     time: str
@@ -61,7 +61,7 @@ def next_steps(
     steps = []
     for _, question, result, gain in chosen:
         action = question.action
-        missing = [i.text for i in question.items if i.id in result.missing_items][:3]
+        missing = [i.text for i in question.items if i.id in result.missing_items][:2]
         steps.append(
             Step(
                 question_id=question.id,
