@@ -89,6 +89,12 @@ class SmtpRelay:
                 except aiosmtplib.SMTPException as exc:
                     client = None
                     raise RelayUnavailable(str(exc)) from exc
+        except asyncio.CancelledError:
+            # Stopped mid-transaction: the connection's state is unknown, never reuse it.
+            if client is not None:
+                client.close()
+            client = None
+            raise
         finally:
             self._idle.put_nowait(client)
 
@@ -97,6 +103,6 @@ class SmtpRelay:
             client = self._idle.get_nowait()
             if client is not None and client.is_connected:
                 try:
-                    await client.quit()
+                    await asyncio.wait_for(client.quit(), 2.0)
                 except Exception:
                     client.close()
