@@ -173,7 +173,7 @@ def _value_leaf(field: str | None, value: Any, placeholders) -> Node:
     if isinstance(value, SigmaNull):
         return Leaf("null", field)
     if isinstance(value, SigmaExists):
-        return Leaf("exists", field, bool(value.exist))
+        return Leaf("exists", field, bool(value.exists))
     if isinstance(value, SigmaCIDRExpression):
         return Leaf("cidr", field, str(value.network))
     if isinstance(value, SigmaCompareExpression):

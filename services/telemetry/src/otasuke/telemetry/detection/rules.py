@@ -84,8 +84,10 @@ class RuleSet:
             except (SigmaError, Exception) as exc:  # yaml errors are not SigmaErrors
                 out.skipped.append((str(path), f"unparsable: {exc}"))
                 continue
+            per_rule = {str(e) for r in coll.rules for e in r.errors}
             for err in coll.errors:
-                out.skipped.append((str(path), f"{type(err).__name__}: {err}"))
+                if str(err) not in per_rule:  # rule errors are reported with their rule below
+                    out.skipped.append((str(path), f"{type(err).__name__}: {err}"))
             for r in coll.rules:
                 where[id(r)] = str(path)
             collections.append(coll)
