@@ -162,9 +162,19 @@ async def main(mails: int, recipients: int) -> None:
             print(f"  recipient page of 500, 10,000 rows deep: {await timed(deep_page) * 1000:.0f} ms")
             print(f"  partner table 5 + size bands: {await timed(measures) * 1000:.0f} ms")
             print(f"  company results page (HTML): {await timed(page) * 1000:.0f} ms")
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        raise
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, 30)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 30)
+        except asyncio.TimeoutError:
+            for t in asyncio.all_tasks():
+                t.print_stack(limit=6)
+            raise
         smtp.stop()
         pg.stop()
         nats_server.stop()

@@ -48,7 +48,7 @@ class RelayConfig:
 
 
 class SmtpRelay:
-    def __init__(self, config: RelayConfig, connections: int = 4, timeout: float = 30.0):
+    def __init__(self, config: RelayConfig, connections: int = 8, timeout: float = 30.0):
         self.config = config
         self.timeout = timeout
         self._idle: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()

@@ -54,7 +54,7 @@ SENDER_LOCK = 0x07A5_0006
 
 
 class CampaignSender:
-    def __init__(self, rt: Runtime, relay: SmtpRelay, config: TrainingConfig, batch: int = 50):
+    def __init__(self, rt: Runtime, relay: SmtpRelay, config: TrainingConfig, batch: int = 200):
         self.rt = rt
         self.relay = relay
         self.config = config
