@@ -136,6 +136,13 @@ class ConsumerRunner:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
+        if self._sub is not None:
+            # A pull subscription with fetched-but-unread messages makes nc.drain() wait its full timeout.
+            try:
+                await self._sub.unsubscribe()
+            except Exception:
+                pass
+            self._sub = None
         if self._lock_conn is not None:
             await self._lock_conn.close()
             self._lock_conn = None
