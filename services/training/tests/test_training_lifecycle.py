@@ -165,3 +165,46 @@ async def test_companies_and_partners_never_see_each_others_training(
 async def _measures_when(client, headers):
     r = (await client.get("/api/v1/partner/training/measures", headers=headers)).json()
     return r if r["companies"] == 1 and r["table5"][0]["sent"] == 2 else None
+
+
+async def test_forwarding_the_mail_to_the_report_address_counts_as_reported(
+    training_env, start_service, auth_headers, nats_url, kit, monkeypatch
+):
+    import aiosmtplib
+    from email.message import EmailMessage
+
+    from otasuke.platform.embedded import free_port
+
+    box = training_env
+    report_port = free_port()
+    monkeypatch.setenv("OTASUKE_TRAINING_REPORT_SMTP_PORT", str(report_port))
+    await kit.register_company(nats_url, "chubu", "gifu-seiki")
+    svc = await start_service("training")
+    admin = auth_headers("company_admin", partner_id="chubu", company_id="gifu-seiki")
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        await kit.wait_company(client, admin, "gifu-seiki")
+        body = {"company_id": "gifu-seiki", "name": "報告訓練", "template_id": "delivery-notice",
+                "recipients": kit.people(3), "schedule": {"mode": "immediate"}}
+        cid = (await client.post("/api/v1/campaigns", json=body, headers=admin)).json()["id"]
+        await kit.wait_until(lambda: len(box.messages) == 3, what="mails")
+        original = box.to("staff002@example.co.jp")[0]
+
+        # The recipient forwards it as an attachment, the way mail clients do.
+        forward = EmailMessage()
+        forward["From"] = "staff002@example.co.jp"
+        forward["To"] = "report@training.otasuke.example"
+        forward["Subject"] = "転送: あやしいメールです"
+        forward.set_content("このメールはあやしいと思います。確認をお願いします。")
+        forward.add_attachment(original)
+        await aiosmtplib.send(forward, hostname="127.0.0.1", port=report_port)
+        # Unrelated mail to the same address is accepted and changes nothing.
+        other = EmailMessage()
+        other["From"], other["To"], other["Subject"] = "x@example.jp", "report@training.otasuke.example", "spam"
+        other.set_content("http://evil.example/login")
+        await aiosmtplib.send(other, hostname="127.0.0.1", port=report_port)
+
+        r = await kit.wait_until(lambda: _results_when(client, cid, admin, lambda r: r["reported"] == 1),
+                                 what="the report")
+        assert r["clicked"] == 0
+        channel = await svc.runtime.pool.fetchval("SELECT report_channel FROM recipients WHERE email='staff002@example.co.jp'")
+        assert channel == "mailbox"

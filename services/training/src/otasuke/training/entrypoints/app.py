@@ -6,7 +6,9 @@ import logging
 from otasuke.platform.companies import CompanyDirectory
 from otasuke.platform.service import Runtime, ServiceSpec
 
+from ..adapters.report_mailbox import start_report_mailbox
 from ..adapters.smtp_relay import RelayConfig, SmtpRelay
+from ..application import tracking
 from ..application.config import TrainingConfig
 from ..application.read_model import TrainingReadModel
 from ..application.sender import CampaignSender
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 async def start_sender(rt: Runtime) -> None:
     config = TrainingConfig.from_env()
     rt.extras["training_config"] = config
+    if config.report_smtp_port:
+        rt.extras["report_mailbox"] = await start_report_mailbox(
+            rt.settings.host, config.report_smtp_port, lambda token: report_by_mail(rt, token)
+        )
     if not config.smtp_url:
         log.warning("training: OTASUKE_SMTP_URL is not set; campaigns are planned but no mail is sent")
         return
@@ -29,10 +35,18 @@ async def start_sender(rt: Runtime) -> None:
     sender.start()
 
 
+async def report_by_mail(rt: Runtime, token: str) -> bool:
+    row = await tracking.recipient_by_token(rt, token)
+    return row is not None and await tracking.record_report(rt, row, "mailbox")
+
+
 async def stop_sender(rt: Runtime) -> None:
     sender = rt.extras.get("sender")
     if sender is not None:
         await sender.stop()
+    mailbox = rt.extras.get("report_mailbox")
+    if mailbox is not None:
+        mailbox.close()
 
 
 spec = ServiceSpec(
