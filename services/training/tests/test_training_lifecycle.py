@@ -208,3 +208,42 @@ async def test_forwarding_the_mail_to_the_report_address_counts_as_reported(
         assert r["clicked"] == 0
         channel = await svc.runtime.pool.fetchval("SELECT report_channel FROM recipients WHERE email='staff002@example.co.jp'")
         assert channel == "mailbox"
+
+
+async def test_pre_learning_invitations_go_out_once_and_lead_to_the_pre_learning_page(
+    training_env, start_service, auth_headers, nats_url, kit
+):
+    from otasuke.training.adapters.report_mailbox import tokens_in
+
+    box = training_env
+    await kit.register_company(nats_url, "chubu", "seto-tougei")
+    svc = await start_service("training")
+    admin = auth_headers("company_admin", partner_id="chubu", company_id="seto-tougei")
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        await kit.wait_company(client, admin, "seto-tougei")
+        body = {"company_id": "seto-tougei", "name": "3ステップ訓練", "template_id": "invoice",
+                "recipients": kit.people(4),
+                "schedule": {"start": "2030-06-03T00:00:00+09:00", "end": "2030-06-08T00:00:00+09:00"}}
+        cid = (await client.post("/api/v1/campaigns", json=body, headers=admin)).json()["id"]
+        for _ in range(2):  # asking twice invites once
+            r = await client.post(f"/api/v1/campaigns/{cid}/learning-invitations", json={"stage": "pre"}, headers=admin)
+            assert r.status_code == 202, r.text
+        bad = await client.post(f"/api/v1/campaigns/{cid}/learning-invitations", json={"stage": "during"}, headers=admin)
+        assert bad.status_code == 400
+        await kit.wait_until(lambda: len(box.messages) == 4, what="invitations")
+        await asyncio.sleep(0.5)
+        assert len(box.messages) == 4
+        invitation = box.to("staff003@example.co.jp")[0]
+        assert invitation["X-Otasuke-Learning"] == "pre" and invitation["X-Otasuke-Training"] == "1"
+        assert invitation["Subject"].startswith("【研修】")
+        text = invitation.get_body(("plain",)).get_content()
+        assert "事前学習のお願い" in text
+        link = text.split("http://training.test", 1)[1].split()[0]
+        assert link.endswith("/learn?stage=pre")
+        page = await client.get(link, headers={"User-Agent": "Mozilla/5.0 Chrome/126.0"})
+        assert "事前学習：あやしいメールの見分け方" in page.text
+        # Forwarding the invitation to the report address is not a report of the lure.
+        assert tokens_in(invitation.as_bytes()) == set()
+        # Nothing about the lure has gone out yet.
+        results = (await client.get(f"/api/v1/campaigns/{cid}/results", headers=admin)).json()
+        assert results["sent"] == 0

@@ -90,6 +90,24 @@ class CampaignCancelled(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
+@event("training.learning_invitations_requested", producer="training", consumers=("training",))
+class LearningInvitationsRequested(msgspec.Struct, frozen=True, kw_only=True):
+    """Invite every recipient to the pre- (STEP1) or post-learning (STEP3) page by mail."""
+
+    campaign_id: str
+    stage: LearningStage
+
+
+@event("training.learning_invitation_sent", producer="training", consumers=("training",))
+class LearningInvitationSent(msgspec.Struct, frozen=True, kw_only=True):
+    """The relay accepted this recipient's learning invitation (not a lure: it says it is training)."""
+
+    campaign_id: str
+    stage: LearningStage
+    message_id: str
+    sent_at: datetime
+
+
 class DepartmentCounts(msgspec.Struct, frozen=True, kw_only=True):
     department: str
     recipients: int

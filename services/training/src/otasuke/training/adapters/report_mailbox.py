@@ -20,12 +20,14 @@ from aiosmtpd.smtp import SMTP
 
 log = logging.getLogger(__name__)
 
-TOKEN = re.compile(rb"\br[0-9a-f]{31}\b")
+# A token counts only where the *lure* carries it: its tracking links or its Message-ID
+# (learning invitations use other links and ids, so forwarding one is not a report).
+TOKEN = re.compile(rb"/t/(r[0-9a-f]{31})/(?:c|o\.gif|report)\b|<(r[0-9a-f]{31})@")
 
 
 def tokens_in(raw: bytes) -> set[str]:
     """Recipient tokens anywhere in a message: raw bytes, decoded text parts and attached messages."""
-    found = {m.decode() for m in TOKEN.findall(raw)}
+    found = {a or b for a, b in ((x.decode(), y.decode()) for x, y in TOKEN.findall(raw))}
     message = email.message_from_bytes(raw, policy=policy.default)
     for part in message.walk():
         if part.get_content_maintype() == "text":
@@ -33,7 +35,7 @@ def tokens_in(raw: bytes) -> set[str]:
                 text = part.get_content()
             except (LookupError, ValueError):
                 continue
-            found |= {m.decode() for m in TOKEN.findall(text.encode("utf-8", "replace"))}
+            found |= {(a or b).decode() for a, b in TOKEN.findall(text.encode("utf-8", "replace"))}
     return found
 
 

@@ -98,6 +98,8 @@ async def create_campaign(
 
 async def change_status(rt: Runtime, tenant: Tenant, campaign_id: str, action: str, actor: str, reason: str = "") -> int:
     decide = {
+        "invite-pre": lambda s: domain.invite(s, campaign_id, "pre"),
+        "invite-post": lambda s: domain.invite(s, campaign_id, "post"),
         "pause": lambda s: domain.pause(s, campaign_id),
         "resume": lambda s: domain.resume(s, campaign_id),
         "cancel": lambda s: domain.cancel(s, campaign_id, reason),

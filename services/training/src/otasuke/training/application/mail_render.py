@@ -49,3 +49,40 @@ def render_mail(
         message_id=message_id_for(recipient_id, domain),
         campaign_id=campaign_id, date=now, charset=charset,
     )
+
+
+INVITATION_SUBJECTS = {
+    "pre": "【研修】あやしいメールの見分け方（事前学習・3分）",
+    "post": "【研修】標的型メール訓練の振り返り（3分）",
+}
+
+
+def render_invitation(
+    stage: str,
+    *,
+    lure: Lure,
+    public_url: str,
+    sender_domain: str,
+    recipient_id: str,
+    campaign_id: str,
+    to_name: str,
+    to_address: str,
+    charset: str,
+    now: datetime,
+) -> Mail:
+    """The honest mail that invites a recipient to the pre- or post-learning page."""
+    env = _env()
+    values = {
+        "name": to_name or to_address.split("@")[0],
+        "learn": f"{public_url}/t/{recipient_id}/learn?stage={stage}",
+        "subject": lure.subject,
+    }
+    return Mail(
+        sender_name="情報セキュリティ研修", sender_address=f"learning@{sender_domain}",
+        to_name=to_name, to_address=to_address, subject=INVITATION_SUBJECTS[stage],
+        text=env.get_template(f"invitations/{stage}.txt").render(values),
+        html=env.get_template(f"invitations/{stage}.html").render(values),
+        # Not the lure's Message-ID, so a forwarded invitation is never taken for a report.
+        message_id=f"<{recipient_id}.{stage}@{sender_domain}>",
+        campaign_id=campaign_id, date=now, charset=charset, learning_stage=stage,
+    )

@@ -19,7 +19,7 @@ class TrainingReadModel(Projection):
     name = RESULTS_PROJECTION
     stream = TRAINING.name
     filter_subjects = ("training.>",)
-    tables = ("campaigns", "recipients", "automated_requests")
+    tables = ("campaigns", "recipients", "automated_requests", "invitations")
     schema = """
     CREATE TABLE IF NOT EXISTS campaigns (
         campaign_id text PRIMARY KEY,
@@ -69,6 +69,15 @@ class TrainingReadModel(Projection):
     );
     CREATE INDEX IF NOT EXISTS recipients_campaign ON recipients (campaign_id, department, email);
     CREATE INDEX IF NOT EXISTS recipients_due ON recipients (send_at) WHERE status IN ('scheduled', 'dispatching');
+    CREATE TABLE IF NOT EXISTS invitations (
+        recipient_id text NOT NULL,
+        stage text NOT NULL,
+        campaign_id text NOT NULL,
+        status text NOT NULL DEFAULT 'pending',
+        sent_at timestamptz,
+        PRIMARY KEY (recipient_id, stage)
+    );
+    CREATE INDEX IF NOT EXISTS invitations_pending ON invitations (campaign_id) WHERE status = 'pending';
     CREATE TABLE IF NOT EXISTS automated_requests (
         event_id text PRIMARY KEY,
         recipient_id text NOT NULL,
@@ -118,6 +127,18 @@ class TrainingReadModel(Projection):
             )
             await conn.execute(
                 "UPDATE recipients SET status='cancelled' WHERE campaign_id=$1 AND status='scheduled'", d.campaign_id
+            )
+        elif isinstance(d, ev.LearningInvitationsRequested):
+            await conn.execute(
+                """INSERT INTO invitations (recipient_id, stage, campaign_id)
+                   SELECT recipient_id, $2, campaign_id FROM recipients WHERE campaign_id=$1 AND status <> 'failed'
+                   ON CONFLICT DO NOTHING""",
+                d.campaign_id, d.stage,
+            )
+        elif isinstance(d, ev.LearningInvitationSent):
+            await conn.execute(
+                "UPDATE invitations SET status='sent', sent_at=COALESCE(sent_at, $3) WHERE recipient_id=$1 AND stage=$2",
+                rid, d.stage, d.sent_at,
             )
         elif isinstance(d, ev.DispatchStarted):
             await conn.execute(

@@ -45,7 +45,7 @@ from ..domain.lures import get_lure
 from ..domain.message import build_message
 from .campaigns import close_finished_campaigns, ref
 from .config import TrainingConfig
-from .mail_render import render_mail
+from .mail_render import render_invitation, render_mail
 from .read_model import RESULTS_PROJECTION
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class CampaignSender:
             try:
                 now = datetime.now(UTC)
                 done = await self.send_due(now)
+                done += await self.send_invitations(now)
                 if now - last_close_check > timedelta(minutes=1):
                     last_close_check = now
                     await close_finished_campaigns(self.rt, timedelta(days=self.config.observe_days), now)
@@ -152,6 +153,47 @@ class CampaignSender:
                 raise failure
         await self.rt.wait_for(RESULTS_PROJECTION, last_seq, timeout=30)
         return len(rows)
+
+    async def send_invitations(self, now: datetime) -> int:
+        """Learning invitations: one per recipient and stage, resumable the same way (no intent log:
+        an invitation is not a lure, so a rare duplicate after a crash does no harm to the results)."""
+        rows = await self.rt.pool.fetch(
+            """SELECT i.recipient_id, i.stage, r.email, r.name, r.campaign_id, r.partner_id, r.company_id,
+                      c.template_id, c.charset
+               FROM invitations i JOIN recipients r USING (recipient_id) JOIN campaigns c ON c.campaign_id = r.campaign_id
+               WHERE i.status = 'pending' AND c.status <> 'cancelled' LIMIT $1""",
+            self.batch,
+        )
+        if not rows:
+            return 0
+        results = await asyncio.gather(*(self._invite_one(r, now) for r in rows), return_exceptions=True)
+        seqs = [r for r in results if isinstance(r, int)]
+        if seqs:
+            await self.rt.wait_for(RESULTS_PROJECTION, max(seqs), timeout=30)
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None:
+            raise failure
+        return len(rows)
+
+    async def _invite_one(self, row, now: datetime) -> int:
+        rid, stage = row["recipient_id"], row["stage"]
+        mail = render_invitation(
+            stage, lure=get_lure(row["template_id"]), public_url=self.config.public_url,
+            sender_domain=self.config.sender_domain, recipient_id=rid, campaign_id=row["campaign_id"],
+            to_name=row["name"], to_address=row["email"], charset=row["charset"], now=now,
+        )
+        try:
+            await self.relay.send(build_message(mail), sender=mail.sender_address, recipient=row["email"])
+        except PermanentRefusal:
+            pass  # the lure's own delivery failure already tells the admin about this address
+        [rec] = await self.rt.store.append(
+            ref(Tenant(row["partner_id"], row["company_id"]), domain.RECIPIENT, rid),
+            [ev.LearningInvitationSent(campaign_id=row["campaign_id"], stage=stage, message_id=mail.message_id,
+                                       sent_at=datetime.now(UTC))],
+            expected_seq=None, meta=EventMeta(actor="system", correlation_id=row["campaign_id"]),
+            event_ids=[derived_id(f"{rid}:invite:{stage}")],
+        )
+        return rec.seq
 
     async def _send_one(self, tenant: Tenant, row, now: datetime) -> int:
         lure = get_lure(row["template_id"])

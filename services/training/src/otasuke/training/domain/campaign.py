@@ -16,6 +16,7 @@ from otasuke.events.schemas.training import (
     CampaignCreated,
     CampaignPaused,
     CampaignResumed,
+    LearningInvitationsRequested,
     RecipientsScheduled,
 )
 
@@ -33,6 +34,8 @@ BATCH_SIZE = 500
 class Campaign(msgspec.Struct, frozen=True):
     status: Status = "new"
     created: CampaignCreated | None = None
+    invited: frozenset[str] = frozenset()
+    """Learning stages whose invitations were requested."""
 
 
 def evolve(state: Campaign, env: Envelope) -> Campaign:
@@ -47,6 +50,8 @@ def evolve(state: Campaign, env: Envelope) -> Campaign:
         return msgspec.structs.replace(state, status="cancelled")
     if isinstance(data, CampaignCompleted):
         return msgspec.structs.replace(state, status="completed")
+    if isinstance(data, LearningInvitationsRequested):
+        return msgspec.structs.replace(state, invited=state.invited | {data.stage})
     return state
 
 
@@ -95,6 +100,16 @@ def complete(state: Campaign, results: CampaignCompleted) -> list[CampaignComple
     if state.status == "completed":
         return []
     return [results]
+
+
+def invite(state: Campaign, campaign_id: str, stage: str) -> list[LearningInvitationsRequested]:
+    """Invite everyone to a learning page once per stage; pre-learning only before the lure goes out."""
+    _exists(state)
+    if stage in state.invited:
+        return []
+    if state.status == "cancelled":
+        raise DomainError("a cancelled campaign sends no invitations")
+    return [LearningInvitationsRequested(campaign_id=campaign_id, stage=stage)]  # type: ignore[arg-type]
 
 
 def _exists(state: Campaign) -> None:

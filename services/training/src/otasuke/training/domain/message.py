@@ -40,6 +40,8 @@ class Mail:
     campaign_id: str
     date: datetime
     charset: str = "utf-8"
+    learning_stage: str | None = None
+    """Set on learning invitations (``X-Otasuke-Learning``), which are not lures."""
 
 
 def message_id_for(recipient_id: str, domain: str) -> str:
@@ -76,6 +78,8 @@ def build_message(mail: Mail) -> MIMEMultipart:
     msg["Message-ID"] = mail.message_id
     msg[TRAINING_HEADER] = "1"
     msg[CAMPAIGN_HEADER] = mail.campaign_id
+    if mail.learning_stage:
+        msg["X-Otasuke-Learning"] = mail.learning_stage
     msg.attach(MIMEText(mail.text, "plain", charset))
     msg.attach(MIMEText(mail.html, "html", charset))
     return msg

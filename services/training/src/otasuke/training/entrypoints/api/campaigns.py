@@ -81,6 +81,10 @@ class CampaignOut(msgspec.Struct, kw_only=True):
     duplicates_ignored: int = 0
 
 
+class InvitationIn(msgspec.Struct, kw_only=True):
+    stage: ev.LearningStage
+
+
 class ReportIn(msgspec.Struct, kw_only=True):
     email: str
     """The recipient who reported the mail to the admin (by phone, in person, by forwarding it)."""
@@ -180,6 +184,19 @@ class CampaignController(Controller):
     @get("/{campaign_id:str}")
     async def get_one(self, campaign_id: str, request: Request, runtime: Runtime) -> CampaignOut:
         return campaign_out(await campaign_for(runtime, request, campaign_id))
+
+    @post("/{campaign_id:str}/learning-invitations", status_code=202)
+    async def invite(self, campaign_id: str, data: InvitationIn, request: Request, runtime: Runtime) -> CampaignOut:
+        """Mail every recipient a link to the pre-learning (STEP1) or post-learning (STEP3) page."""
+        row = await campaign_for(runtime, request, campaign_id)
+        principal = principal_of(request)
+        _manager(principal)
+        await commands.change_status(
+            runtime, Tenant(row["partner_id"], row["company_id"]), campaign_id, f"invite-{data.stage}", principal.subject
+        )
+        if (sender := runtime.extras.get("sender")) is not None:
+            sender.wake()
+        return campaign_out(row)
 
     @post("/{campaign_id:str}/{action:str}", status_code=200)
     async def lifecycle(self, campaign_id: str, action: str, request: Request, runtime: Runtime) -> CampaignOut:
