@@ -247,3 +247,39 @@ async def test_pre_learning_invitations_go_out_once_and_lead_to_the_pre_learning
         # Nothing about the lure has gone out yet.
         results = (await client.get(f"/api/v1/campaigns/{cid}/results", headers=admin)).json()
         assert results["sent"] == 0
+
+
+async def test_a_mail_in_flight_at_a_crash_is_sent_again_with_the_same_message_id(
+    training_env, start_service, auth_headers, nats_url, kit
+):
+    from otasuke.events import EventStore, Tenant
+    from otasuke.events.schemas.training import DispatchStarted
+    from otasuke.training.application.campaigns import ref
+
+    box = training_env
+    await kit.register_company(nats_url, "chubu", "gifu-seiki")
+    svc = await start_service("training")
+    admin = auth_headers("company_admin", partner_id="chubu", company_id="gifu-seiki")
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        await kit.wait_company(client, admin, "gifu-seiki")
+        body = {"company_id": "gifu-seiki", "name": "クラッシュ", "template_id": "invoice", "recipients": kit.people(3),
+                "schedule": {"start": "2030-06-03T00:00:00+09:00", "end": "2030-06-08T00:00:00+09:00"}}
+        cid = (await client.post("/api/v1/campaigns", json=body, headers=admin)).json()["id"]
+        items = (await client.get(f"/api/v1/campaigns/{cid}/recipients", headers=admin)).json()["items"]
+        in_flight = next(i for i in items if i["email"] == "staff001@example.co.jp")["recipient_id"]
+        # What a sender that died after the relay's 250 but before recording it leaves behind: only the intent.
+        store: EventStore = svc.runtime.store
+        [rec] = await store.append(ref(Tenant("chubu", "gifu-seiki"), "dispatch", cid),
+                                   [DispatchStarted(campaign_id=cid, recipient_ids=[in_flight])], expected_seq=None)
+        await svc.runtime.wait_for("training.results", rec.seq)
+        await svc.runtime.pool.execute("UPDATE recipients SET send_at = now() WHERE campaign_id=$1", cid)
+        await kit.wait_until(lambda: len(box.messages) == 3, what="mails")
+        page = await kit.wait_until(lambda: _all_sent(client, cid, admin), what="sends recorded")
+    flags = {i["email"]: i["resent_after_restart"] for i in page["items"]}
+    assert flags == {"staff000@example.co.jp": False, "staff001@example.co.jp": True, "staff002@example.co.jp": False}
+    assert box.to("staff001@example.co.jp")[0]["Message-ID"] == f"<{in_flight}@training.otasuke.example>"
+
+
+async def _all_sent(client, cid, headers):
+    page = (await client.get(f"/api/v1/campaigns/{cid}/recipients", headers=headers)).json()
+    return page if all(i["status"] == "sent" for i in page["items"]) else None

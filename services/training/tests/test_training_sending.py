@@ -114,3 +114,21 @@ async def test_password_lure_records_only_that_something_was_submitted(training_
         assert "hunter2" not in dump
         async for rec in svc.runtime.store.read("TRAINING"):
             assert "hunter2" not in str(rec.envelope)
+
+
+async def test_service_is_ready_and_documents_its_api(training_env, start_service, kit):
+    svc = await start_service("training")
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        async def ready():
+            r = await client.get("/readyz")
+            return r.json() if r.status_code == 200 else None
+
+        report = await kit.wait_until(ready, what="readiness")
+        assert report["projections"]["training.results"]["lag"] == 0
+        schema = (await client.get("/schema/openapi.json")).json()
+        assert {"/api/v1/templates", "/api/v1/campaigns", "/api/v1/campaigns/{campaign_id}/results"} <= set(schema["paths"])
+        assert "CampaignIn" in str(schema["components"])
+        assert not any(path.startswith("/t/") for path in schema["paths"]), "tracking pages stay out of the API docs"
+        # Tracking pages are public but reveal nothing for an unknown token.
+        missing = await client.get("/t/rdeadbeefdeadbeefdeadbeefdeadbee/c")
+        assert missing.status_code == 404 and "このリンクは無効です" in missing.text

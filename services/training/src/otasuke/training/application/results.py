@@ -184,6 +184,8 @@ class RecipientRow(msgspec.Struct, kw_only=True):
     reported_at: datetime | None
     learning_completed_at: datetime | None
     automated_requests: int
+    resent_after_restart: bool
+    """Sent again after a stop between the relay's acceptance and the record (same Message-ID)."""
 
 
 class RecipientPage(msgspec.Struct, kw_only=True):
@@ -197,7 +199,8 @@ async def recipient_page(conn, campaign_id: str, *, limit: int, after: str | Non
     dept_after, email_after = _decode_cursor(after) if after else ("", "")
     rows = await conn.fetch(
         """SELECT recipient_id, email, name, department, position, status, send_at, sent_at, opened_at, clicked_at,
-                  submitted_at, reported_at, post_completed_at AS learning_completed_at, automated_requests
+                  submitted_at, reported_at, post_completed_at AS learning_completed_at, automated_requests,
+                  resent_after_restart
            FROM recipients WHERE campaign_id=$1 AND ($2::text IS NULL OR department=$2)
              AND ($3 = false OR (department, email) > ($4, $5))
            ORDER BY department, email LIMIT $6""",
