@@ -133,7 +133,7 @@ def texts(replies) -> str:
 UNSEEN = {
     "UTMの設置工事って結局いつになりそうですか": "application_status",
     "添付を開いたら画面に英語の脅迫文が出て、ファイルが開けません": "report_incident",
-    "現場に技術の人を寄こしてもらえますか": "dispatch_request",
+    "うちの事務所まで技術の人に来てもらいたいです": "dispatch_request",
     "チャットじゃなくて担当の人と話したいです": "human_handoff",
     "前回の訓練メール、何人がリンクを押しちゃった？": "training_info",
     "うちの保険って情報漏えいの賠償も出ますか": "insurance_info",
@@ -180,12 +180,12 @@ async def test_ip_addresses_and_domains_are_extracted_for_an_allow_list_request(
 
 async def test_low_confidence_asks_with_buttons_then_hands_over(rasa_bot):
     sender = f"u-{uuid.uuid4().hex[:8]}"
-    first = await rasa_bot.client.respond(sender, "ぬるぽ", meta("c1"))
+    first = await rasa_bot.client.respond(sender, "例の件", meta("c1"))
     assert not any(m.custom for m in first), "never a confident answer or hand-over on the first miss"
     buttons = [b for m in first for b in m.buttons]
     assert "確認" in texts(first) and len(buttons) >= 2
     assert any(b.payload == "/human_handoff" for b in buttons)
-    second = await rasa_bot.client.respond(sender, "もにょもにょ", meta("c1"))
+    second = await rasa_bot.client.respond(sender, "えーと", meta("c1"))
     custom = [m.custom for m in second if m.custom]
     assert custom and custom[0]["type"] == "handoff" and custom[0]["reason"] == "bot_failed"
     assert "担当者" in texts(second)
