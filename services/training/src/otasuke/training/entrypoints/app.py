@@ -57,4 +57,6 @@ spec = ServiceSpec(
     on_startup=[start_sender],
     on_shutdown=[stop_sender],
     public_paths=["^/t/"],
+    # A 100,000-recipient list is about 10 MB of JSON.
+    litestar_kwargs={"request_max_body_size": 64 * 1024 * 1024},
 )

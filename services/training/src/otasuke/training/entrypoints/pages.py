@@ -7,6 +7,7 @@ recipient's own training.
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -19,6 +20,7 @@ from otasuke.platform.service import Runtime
 
 from ..application import tracking
 from ..domain import quiz
+from ..domain.automated_requests import automated_reason
 from ..domain.lures import get_lure
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -104,9 +106,6 @@ async def learn(token: str, request: Request, runtime: Runtime, stage: str = "po
     row = await tracking.recipient_by_token(runtime, token)
     if row is None or stage not in ("pre", "post"):
         return not_found()
-    from ..domain.automated_requests import automated_reason
-    from datetime import UTC, datetime
-
     if automated_reason(method=request.method, user_agent=_ua(request), sent_at=None, at=datetime.now(UTC),
                         min_human_seconds=0) is None:
         await tracking.record_learning_started(runtime, row, stage)
