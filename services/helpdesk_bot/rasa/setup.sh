@@ -12,6 +12,8 @@ ROOT="$(cd "$HERE/../../.." && pwd)"
 VENV="$ROOT/.venv-rasa"
 MODELS="$HERE/models"
 export RASA_TELEMETRY_ENABLED=false
+# Rasa's training cache (reused by incremental retrains) lives outside the source tree.
+export RASA_CACHE_DIRECTORY="${RASA_CACHE_DIRECTORY:-$VENV/.rasa-cache}"
 
 # --- uv --------------------------------------------------------------------
 UV="${UV:-}"
