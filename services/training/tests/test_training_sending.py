@@ -72,6 +72,7 @@ async def test_campaign_mails_arrive_and_clicks_move_the_statistics(training_env
         assert by_dept["製造部"]["clicked"] == 1  # staff001 is in 製造部
         assert by_dept["営業部"]["reported"] == 1  # staff003 is in 営業部
         assert sum(d["sent"] for d in r["departments"]) == 6
+        assert r["by_department"]["製造部"]["clicked"] == 1 and r["by_department"]["総務部"]["failed"] == 1
 
         # Clicking twice is still one click.
         await client.get(click, headers=browser_ua)

@@ -62,6 +62,8 @@ class CampaignResults(Counts, kw_only=True):
     status: str
     first_sent_at: datetime | None
     departments: list[DepartmentResult]
+    by_department: dict[str, Counts]
+    """The same per-department counts keyed by department name."""
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -99,7 +101,9 @@ async def campaign_results(conn: asyncpg.Connection | asyncpg.Pool, campaign: as
         campaign_id=cid, company_id=campaign["company_id"], name=campaign["name"],
         template_id=campaign["template_id"], status=campaign["status"],
         first_sent_at=overall["first_sent_at"] if overall is not None else None,
-        departments=departments, **base,
+        departments=departments,
+        by_department={d.department: Counts(**{f: getattr(d, f) for f in Counts.__struct_fields__}) for d in departments},
+        **base,
     )
 
 
