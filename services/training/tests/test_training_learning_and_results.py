@@ -91,8 +91,9 @@ async def test_results_page_pdf_and_the_completed_event_for_other_services(
         await kit.wait_company(client, op, "ena-foods")
         body = {"company_id": "ena-foods", "name": "第1回 請求書訓練", "template_id": "invoice",
                 "schedule": {"mode": "immediate"},
-                "recipients_csv": "メールアドレス,氏名,部署\n" + "".join(
-                    f"p{i}@ena.example.jp,社員{i},{'営業部' if i < 6 else '製造部'}\n" for i in range(10))}
+                "recipients_csv": "メールアドレス,氏名,部署,役職\n" + "".join(
+                    f"p{i}@ena.example.jp,社員{i},{'営業部' if i < 6 else '製造部'},{'部長' if i == 0 else '一般'}\n"
+                    for i in range(10))}
         cid = (await client.post("/api/v1/campaigns", json=body, headers=op)).json()["id"]
         await kit.wait_until(lambda: len(box.messages) == 10, what="mails")
         await kit.wait_until(lambda: _sent(client, cid, op, 10), what="sends recorded")
@@ -101,6 +102,10 @@ async def test_results_page_pdf_and_the_completed_event_for_other_services(
         reported = await client.post(f"/api/v1/campaigns/{cid}/reports", json={"email": "p7@ena.example.jp"}, headers=op)
         assert reported.json() == {"recorded": True}
 
+        results = (await client.get(f"/api/v1/campaigns/{cid}/results", headers=op)).json()
+        by_position = {p["position"]: p for p in results["positions"]}
+        assert by_position["部長"]["clicked"] == 1 and by_position["一般"]["clicked"] == 2
+        assert [d["department"] for d in results["departments"]] == ["営業部", "製造部"]
         closed = await client.post(f"/api/v1/campaigns/{cid}/close", headers=op)
         assert closed.json()["status"] == "completed"
 

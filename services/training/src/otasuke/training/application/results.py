@@ -54,6 +54,10 @@ class DepartmentResult(Counts, kw_only=True):
     department: str
 
 
+class PositionResult(Counts, kw_only=True):
+    position: str
+
+
 class CampaignResults(Counts, kw_only=True):
     campaign_id: str
     company_id: str
@@ -64,6 +68,8 @@ class CampaignResults(Counts, kw_only=True):
     departments: list[DepartmentResult]
     by_department: dict[str, Counts]
     """The same per-department counts keyed by department name."""
+    positions: list[PositionResult] = []
+    """By position (役職) when the target list had one: new staff and managers fall for different lures."""
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -89,19 +95,24 @@ async def campaign_results(conn: asyncpg.Connection | asyncpg.Pool, campaign: as
     cid = campaign["campaign_id"]
     # One pass: the department rows and the overall row (GROUPING SETS).
     rows = await conn.fetch(
-        f"""SELECT department, grouping(department) AS total, {COUNTS}
+        f"""SELECT department, position, grouping(department) AS dept_rolled_up, grouping(position) AS pos_rolled_up,
+                   {COUNTS}
             FROM recipients r WHERE campaign_id=$1
-            GROUP BY GROUPING SETS ((department), ()) ORDER BY grouping(department), department""",
+            GROUP BY GROUPING SETS ((department), (position), ()) ORDER BY department, position""",
         cid,
     )
-    overall = next((r for r in rows if r["total"] == 1), None)
-    departments = [DepartmentResult(department=r["department"] or "（未設定）", **_counts(r)) for r in rows if r["total"] == 0]
+    overall = next((r for r in rows if r["dept_rolled_up"] == 1 and r["pos_rolled_up"] == 1), None)
+    departments = [DepartmentResult(department=r["department"] or "（未設定）", **_counts(r))
+                   for r in rows if r["dept_rolled_up"] == 0]
+    positions = [PositionResult(position=r["position"], **_counts(r))
+                 for r in rows if r["pos_rolled_up"] == 0 and r["position"]]
     base = _counts(overall) if overall is not None else _counts(_EMPTY)
     return CampaignResults(
         campaign_id=cid, company_id=campaign["company_id"], name=campaign["name"],
         template_id=campaign["template_id"], status=campaign["status"],
         first_sent_at=overall["first_sent_at"] if overall is not None else None,
         departments=departments,
+        positions=positions,
         by_department={d.department: Counts(**{f: getattr(d, f) for f in Counts.__struct_fields__}) for d in departments},
         **base,
     )
