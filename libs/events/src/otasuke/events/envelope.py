@@ -60,7 +60,7 @@ class Tenant(msgspec.Struct, frozen=True):
             check_id(self.company_id, "company_id")
 
 
-class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+class _EnvelopeFields(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     type: str
     version: int
@@ -74,6 +74,9 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     """Who caused it: a user or operator id, a device id, or ``system``."""
     traceparent: str | None = None
     tracestate: str | None = None
+
+
+class Envelope(_EnvelopeFields, frozen=True, kw_only=True):
     data: Any = None
 
     @property
@@ -81,21 +84,9 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
         return Tenant(self.partner_id, self.company_id)
 
 
-class RawEnvelope(msgspec.Struct, frozen=True, kw_only=True):
+class RawEnvelope(_EnvelopeFields, frozen=True, kw_only=True):
     """Envelope with the payload left undecoded; used to read the type first."""
 
-    id: str
-    type: str
-    version: int
-    partner_id: str
-    company_id: str | None
-    aggregate_id: str
-    occurred_at: datetime
-    correlation_id: str
-    causation_id: str | None = None
-    actor: str | None = None
-    traceparent: str | None = None
-    tracestate: str | None = None
     data: msgspec.Raw = msgspec.Raw(b"null")
 
 
