@@ -173,14 +173,12 @@ async def main(mails: int, recipients: int) -> None:
     finally:
         server.should_exit = True
         try:
-            await asyncio.wait_for(asyncio.shield(task), 30)
-        except asyncio.TimeoutError:
-            for t in asyncio.all_tasks():
-                t.print_stack(limit=6)
-            raise
-        smtp.stop()
-        pg.stop()
-        nats_server.stop()
+            await asyncio.wait_for(task, 30)
+        finally:
+            # Always stop the servers this script started, even if the service hung on the way out.
+            smtp.stop()
+            pg.stop()
+            nats_server.stop()
 
 
 if __name__ == "__main__":
