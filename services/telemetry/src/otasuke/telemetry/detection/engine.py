@@ -1,11 +1,17 @@
 """The detection engine: compiled Sigma rules evaluated over Arrow tables.
 
-Per batch: every referenced column is lower-cased once; each rule group sharing a log
-source computes its rows once (Channel/EventID equality index); each column is scanned
-once by an Aho-Corasick automaton holding the literals the rules require; a rule is then
-evaluated (vectorised, pyarrow.compute) only on the rows where one of its required
-literals occurs. Identical predicates of different rules over the same rows are
-evaluated once.
+Per batch:
+1. Each field the rules name is read once as distinct values + per-row codes (see
+   `table_view`), so everything below runs once per distinct value, not once per event.
+2. One Hyperscan database per field (case-insensitive literals) scans the field's values
+   in a single pass and decides every contains/startswith/endswith comparison of every
+   rule on that field exactly; equalities are one `index_in` per field. Keywords
+   (field-less values) are one more database, run over every column.
+3. Only rules that can still be true are looked at: a rule names (at compile time) a set
+   of comparisons one of which must hold for it to match; it is skipped unless one did.
+4. A rule is evaluated on its candidate rows only (its most selective required
+   comparison, within its log source's rows). Leaves are looked up per distinct value
+   (computed once per batch and shared by every rule using the same predicate).
 """
 from __future__ import annotations
 
@@ -15,16 +21,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-import ahocorasick
+import hyperscan
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .correlation import CorrelationMatch, Correlator
 from .logsource import LogsourceFilter
-from .predicates import Leaf, Node, leaf_literals, leaves, required_literals
+from .predicates import MIN_LITERAL, Leaf, Node, fold, leaves, regex_literals, _like_literal
 from .rules import CompiledRule, RuleMeta, RuleSet
-from .table_view import EMPTY, TableView
+from .table_view import EMPTY, Field, TableView
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,129 +40,220 @@ class Match:
     rule: RuleMeta
 
 
+# A *key* is a comparison whose truth on a batch the scan decides exactly:
+# ("eq" | "contains" | "prefix" | "suffix", field, folded literal) or ("kw", None, literal)
+# (the literal occurs in some field). EXACT leaves are such a comparison themselves.
+_SCANNED = ("contains", "prefix", "suffix")
+
+
+def _is_plain_keyword(pattern: str) -> bool:
+    inner = pattern[1:-1]
+    return pattern.startswith("%") and pattern.endswith("%") and not any(c in inner for c in "%_\\")
+
+
+def leaf_key(leaf: Leaf) -> tuple | None:
+    """The key a leaf *is* (its truth on a distinct value is decided by the scan), or None."""
+    k, f, v = leaf.kind, leaf.field, leaf.value
+    if k == "eq":
+        return ("eq", f, v)
+    if k in _SCANNED and len(v.encode()) >= MIN_LITERAL:
+        return (k, f, v)
+    if k == "keyword" and _is_plain_keyword(v) and len(v.encode()) - 2 >= MIN_LITERAL:
+        return ("kw", None, v[1:-1])
+    return None
+
+
+def leaf_required(leaf: Leaf) -> frozenset | None:
+    """Keys of which one must hold where the leaf is true (None: unknown)."""
+    key = leaf_key(leaf)
+    if key is not None:
+        return frozenset({key})
+    k, f, v = leaf.kind, leaf.field, leaf.value
+    if k in ("like", "cased_like", "keyword"):
+        lit = fold(_like_literal(v))
+        if len(lit.encode()) >= MIN_LITERAL:
+            return frozenset({("kw", None, lit) if k == "keyword" else ("contains", f, lit)})
+    elif k == "cased_eq":
+        return frozenset({("eq", f, fold(v))})
+    elif k == "regex":
+        lits = regex_literals(v)
+        if lits:
+            return frozenset(("contains", f, x) for x in lits)
+    return None
+
+
+# Fields whose values are few and shared by many events: an equality on them narrows little.
+LOW_CARDINALITY = frozenset({"eventid", "channel", "provider_name", "sourcename", "logontype", "task", "level"})
+
+
+def required(node: Node) -> frozenset | None:
+    """Keys of which at least one must hold in a row the node is true on (None: unknown)."""
+    if isinstance(node, Leaf):
+        return leaf_required(node)
+    tag = node[0]
+    if tag == "const":
+        return None if node[1] else frozenset()
+    if tag == "or":
+        out: set = set()
+        for c in node[1]:
+            r = required(c)
+            if r is None:
+                return None
+            out |= r
+        return frozenset(out)
+    if tag == "and":
+        best, best_score = None, None
+        for c in node[1]:
+            r = required(c)
+            if r is None:
+                continue
+            if not r:
+                return r
+            score = (min(_key_score(x) for x in r), -len(r))
+            if best_score is None or score > best_score:
+                best, best_score = r, score
+        return best
+    return None
+
+
+def _key_score(key: tuple) -> int:
+    mode, field, value = key
+    if mode == "eq":
+        return 1 if field in LOW_CARDINALITY else len(value) + 8
+    return len(value)
+
+
 @dataclass(slots=True)
 class _Plan:
     rule: CompiledRule
     required: frozenset | None
 
 
-def _union(arrays: list[np.ndarray]) -> np.ndarray:
-    arrays = [a for a in arrays if len(a)]
-    if not arrays:
-        return EMPTY
-    if len(arrays) == 1:
-        return arrays[0]
-    return np.unique(np.concatenate(arrays))
+def _database(literals: list[str]) -> hyperscan.Database:
+    db = hyperscan.Database()
+    db.compile(
+        expressions=[lit.encode("utf-8") for lit in literals],
+        ids=list(range(len(literals))),
+        elements=len(literals),
+        # ASCII-only case folding, as the columns get (and SQLite NOCASE does).
+        flags=[hyperscan.HS_FLAG_CASELESS] * len(literals),
+        literal=True,
+    )
+    return db
+
+
+class _Scanner:
+    """One Hyperscan database of literals, scanned over a field's entries."""
+
+    def __init__(self, literals):
+        self.literals = sorted(literals)
+        self.lengths = np.array([len(x.encode("utf-8")) for x in self.literals], dtype=np.int64)
+        self.db = _database(self.literals)
+
+    def scan(self, data: memoryview | None, offsets: np.ndarray):
+        """(literal ids, entries, at start, at end) of every occurrence, sorted by id."""
+        if data is None:
+            return None
+        found: list = []
+        self.db.scan(data, match_event_handler=_collect, context=found)
+        if not found:
+            return None
+        h = np.array(found, dtype=np.int64)
+        ids, ends = h[:, 0], h[:, 1]
+        starts = ends - self.lengths[ids]
+        entry = np.searchsorted(offsets, ends - 1, "right") - 1
+        keep = entry == np.searchsorted(offsets, starts, "right") - 1  # not across two values
+        ids, entry, starts, ends = ids[keep], entry[keep], starts[keep], ends[keep]
+        order = np.lexsort((entry, ids))
+        ids, entry, starts, ends = ids[order], entry[order], starts[order], ends[order]
+        return ids, entry, starts == offsets[entry], ends == offsets[entry + 1]
+
+
+def _collect(pattern_id, start, end, flags, found):
+    found.append((pattern_id, end))
 
 
 class Engine:
     def __init__(self, rules: RuleSet, state: Mapping[str, Any] | None = None):
         self.rules = rules
         self._plans: list[_Plan] = []
-        self._always: list[int] = []  # plans with no required literal: always evaluated
-        self._by_literal: dict[tuple, list[int]] = defaultdict(list)
-        literals_by_field: dict[str, set[str]] = defaultdict(set)
-        self._eq_fields: dict[str, set[str]] = defaultdict(set)
+        self._always: list[int] = []  # plans with no required key: evaluated on their log source
+        self._by_key: dict[tuple, list[int]] = defaultdict(list)
+        scanned: dict[str, set[str]] = defaultdict(set)
+        eq_values: dict[str, set[str]] = defaultdict(set)
+        keywords: set[str] = set()
         self._python_regex: dict[str, re.Pattern] = {}
         interned: dict[Node, Node] = {}
-        keyword_literals: set[str] = set()
         for r in rules.rules:
             predicate = _intern(r.predicate, interned)
-            req = required_literals(predicate)
+            req = required(predicate)
             i = len(self._plans)
             self._plans.append(_Plan(CompiledRule(r.meta, predicate, r.source), req))
             if req is None:
                 self._always.append(i)
             else:
-                for lit in req:
-                    self._by_literal[lit].append(i)
+                for key in req:
+                    self._by_key[key].append(i)
             for leaf in leaves(predicate):
-                for mode, field, lit in leaf_literals(leaf) or ():
+                for mode, field, lit in (leaf_required(leaf) or ()):
                     if mode == "kw":
-                        keyword_literals.add(lit)
+                        keywords.add(lit)
+                    elif mode == "eq":
+                        eq_values[field].add(lit)
                     else:
-                        (literals_by_field[field] if mode == "sub" else self._eq_fields[field]).add(lit)
+                        scanned[field].add(lit)
                 if leaf.kind == "regex" and leaf.value not in self._python_regex:
                     try:  # RE2 (pyarrow) when it accepts the pattern, Python's re otherwise
                         pc.match_substring_regex(pa.array(["x"]), leaf.value)
                     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                         self._python_regex[leaf.value] = re.compile(leaf.value)
-        self._automata = {field: _automaton(lits) for field, lits in literals_by_field.items()}
-        # Keywords (field-less values) may occur in any field: one automaton for all of them.
-        self._keywords = _automaton(keyword_literals) if keyword_literals else None
+        self._scanners = {field: _Scanner(lits) for field, lits in scanned.items()}
+        self._eq_values = {field: pa.array(sorted(vals), pa.string()) for field, vals in eq_values.items()}
+        self._keywords = _Scanner(keywords) if keywords else None
         self._correlator = Correlator(rules.correlations, state)
 
     # -- detection -------------------------------------------------------------------
 
     def evaluate(self, table: pa.Table) -> list[Match]:
         """Every (rule, row) match in the table, ordered by row then rule id."""
-        view = TableView(table)
-        present = set(view.fields)
-        hits: dict[tuple, np.ndarray] = {}
-        # One Aho-Corasick pass per column present in the batch.
-        for field, (automaton, lengths, ordered) in self._automata.items():
-            if field in present:
-                for lit, rows in view.scan(field, automaton, lengths, ordered).items():
-                    hits[("sub", field, lit)] = rows
-        if self._keywords is not None:
-            automaton, lengths, ordered = self._keywords
-            found: dict[str, list[np.ndarray]] = defaultdict(list)
-            for field in present:
-                for lit, rows in view.scan(field, automaton, lengths, ordered, "keywords").items():
-                    found[lit].append(rows)
-            for lit, parts in found.items():
-                hits[("kw", None, lit)] = _union(parts)
-        for field, values in self._eq_fields.items():
-            if field in present:
-                for value in values:
-                    rows = view.eq_rows(field, value)
-                    if len(rows):
-                        hits[("eq", field, value)] = rows
-        # Only rules one of whose required literals occurred are looked at.
+        batch = _Batch(TableView(table), self)
         todo = set(self._always)
-        for lit in hits.keys() & self._by_literal.keys():
-            todo.update(self._by_literal[lit])
+        for key in batch.truth & self._by_key.keys():
+            todo.update(self._by_key[key])
         partitions: dict[LogsourceFilter, np.ndarray | None] = {}
-        narrowed: dict[Node, np.ndarray | None] = {}
+        candidates: dict[Node, np.ndarray | None] = {}
         contexts: dict[Any, _Subset] = {}
         out: list[Match] = []
+        n = batch.view.num_rows
         for i in sorted(todo):
             rule = self._plans[i].rule
             if rule.source not in partitions:
-                partitions[rule.source] = self._partition(view, rule.source)
+                partitions[rule.source] = batch.partition(rule.source)
             part = partitions[rule.source]
-            if part is not None and not len(part):
+            if part is not None and not part.any():
                 continue
-            rows = _candidates(rule.predicate, hits, narrowed)
+            rows = batch.candidates(rule.predicate, candidates)
+            key = None
             if rows is None:
-                rows, key = part, ("part", rule.source)
-            else:
-                if part is not None and len(rows):
-                    rows = np.intersect1d(rows, part, assume_unique=True)
-                key = None
-            if rows is not None and not len(rows):
-                continue
-            ctx = contexts.get(key) if key is not None else None
-            if ctx is None:
-                ctx = _Subset(view, rows, self._python_regex)
+                key = rule.source
+                ctx = contexts.get(key)
+                if ctx is None:
+                    rows = np.arange(n) if part is None else np.flatnonzero(part)
+            elif part is not None:
+                rows = rows[part[rows]]
+            if key is None or key not in contexts:
+                if not len(rows):
+                    continue
+                ctx = _Subset(batch, rows)
                 if key is not None:
                     contexts[key] = ctx
-            hit = np.flatnonzero(ctx.eval(rule.predicate))
-            if rows is not None:
-                hit = rows[hit]
+            else:
+                ctx = contexts[key]
+            hit = ctx.rows[ctx.eval(rule.predicate)]
             meta = rule.meta
             out.extend(Match(meta.id, int(r), meta) for r in hit)
         out.sort(key=lambda m: (m.row, m.rule_id))
         return out
-
-    def _partition(self, view: TableView, source: LogsourceFilter) -> np.ndarray | None:
-        rows = None
-        if source.channels is not None:
-            rows = _union([view.eq_rows("channel", c) for c in source.channels])
-        if source.event_ids is not None:
-            ids = _union([view.eq_rows("eventid", e) for e in source.event_ids])
-            rows = ids if rows is None else np.intersect1d(rows, ids, assume_unique=True)
-        return rows
 
     # -- correlation -----------------------------------------------------------------
 
@@ -169,16 +266,254 @@ class Engine:
         return self._correlator.export()
 
 
-def _automaton(literals) -> tuple[Any, np.ndarray, list[str]]:
-    ordered = sorted(literals)
-    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-    for i, lit in enumerate(ordered):
-        # Columns are scanned as raw UTF-8 bytes read as Latin-1 (one char per byte), so
-        # match positions are byte offsets into the Arrow data buffer.
-        automaton.add_word(lit.encode("utf-8").decode("latin-1"), i)
-    automaton.make_automaton()
-    lengths = np.array([len(lit.encode("utf-8")) for lit in ordered], dtype=np.int64)
-    return automaton, lengths, ordered
+class _Batch:
+    """Per-batch results of the scans, and leaf truth per distinct value."""
+
+    def __init__(self, view: TableView, engine: Engine):
+        self.view = view
+        self.engine = engine
+        self.truth: set[tuple] = set()
+        self._hits: dict[str, tuple] = {}  # field → scan result
+        self._lits: dict[str, dict[str, tuple[int, int]]] = {}  # field → literal → slice of hits
+        self._kw_rows: dict[str, np.ndarray] = {}
+        self._masks: dict[Leaf, np.ndarray] = {}
+        self._rows: dict[Leaf, np.ndarray] = {}
+        present = set(view.fields)
+        for field, scanner in engine._scanners.items():
+            if field not in present:
+                continue
+            f = view.field(field)
+            res = scanner.scan(*f.data())
+            if res is None:
+                continue
+            ids, entry, at_start, at_end = res
+            self._hits[field] = res
+            uniq, first = np.unique(ids, return_index=True)
+            bounds = np.append(first, len(ids))
+            any_start = np.logical_or.reduceat(at_start, first)
+            any_end = np.logical_or.reduceat(at_end, first)
+            lits = scanner.literals
+            slices = {}
+            for j, lid in enumerate(uniq.tolist()):
+                lit = lits[lid]
+                slices[lit] = (int(bounds[j]), int(bounds[j + 1]))
+                self.truth.add(("contains", field, lit))
+                if any_start[j]:
+                    self.truth.add(("prefix", field, lit))
+                if any_end[j]:
+                    self.truth.add(("suffix", field, lit))
+            self._lits[field] = slices
+        for field, values in engine._eq_values.items():
+            if field not in present:
+                continue
+            f = view.field(field)
+            found = pc.index_in(f.lowered(), value_set=values).drop_null()
+            if len(found):
+                names = values.to_pylist()
+                for j in np.unique(found.to_numpy()).tolist():
+                    self.truth.add(("eq", field, names[j]))
+        if engine._keywords is not None:
+            self._scan_keywords(engine._keywords)
+
+    def _scan_keywords(self, scanner: _Scanner) -> None:
+        # Keywords search every field. Fields already encoded are scanned per distinct
+        # value; the others as they are (a pass over their data, no encoding).
+        parts: dict[int, list[np.ndarray]] = defaultdict(list)
+        for name in self.view.fields:
+            f = self.view._fields.get(name)
+            if f is not None:
+                data, offsets = f.data()
+            else:
+                arr = self.view.original(name)
+                if arr is None or arr.null_count == len(arr):
+                    continue
+                data, offsets = Field.raw_data(arr)
+            res = scanner.scan(data, offsets)
+            if res is None:
+                continue
+            ids, entry = res[0], res[1]
+            uniq, first = np.unique(ids, return_index=True)
+            for lid, e in zip(uniq.tolist(), np.split(entry, first[1:])):
+                e = np.unique(e)
+                parts[lid].append(f.rows_of(e) if f is not None else e)
+        for lid, arrays in parts.items():
+            lit = scanner.literals[lid]
+            self._kw_rows[lit] = arrays[0] if len(arrays) == 1 else np.unique(np.concatenate(arrays))
+            self.truth.add(("kw", None, lit))
+
+    # -- row sets ----------------------------------------------------------------------
+
+    def partition(self, source: LogsourceFilter) -> np.ndarray | None:
+        """Boolean row mask of the rule group's log source (None: every row)."""
+        mask = None
+        if source.channels is not None:
+            mask = self._eq_mask("channel", source.channels)
+        if source.event_ids is not None:
+            ids = self._eq_mask("eventid", source.event_ids)
+            mask = ids if mask is None else (mask & ids)
+        return mask
+
+    def _eq_mask(self, field: str, values) -> np.ndarray:
+        f = self.view.field(field)
+        if f is None:
+            return np.zeros(self.view.num_rows, dtype=bool)
+        hit = np.zeros(f.n_entries + 1, dtype=bool)
+        for v in values:
+            hit[f.eq_entries(v)] = True
+        return hit[f.codes]
+
+    def key_entries(self, key: tuple) -> np.ndarray:
+        """Entries of the key's field where an exact key holds."""
+        mode, field, lit = key
+        f = self.view.field(field)
+        if f is None:
+            return EMPTY
+        if mode == "eq":
+            return f.eq_entries(lit)
+        span = self._lits.get(field, {}).get(lit)
+        if span is None:
+            return EMPTY
+        ids, entry, at_start, at_end = self._hits[field]
+        lo, hi = span
+        e = entry[lo:hi]
+        if mode == "prefix":
+            e = e[at_start[lo:hi]]
+        elif mode == "suffix":
+            e = e[at_end[lo:hi]]
+        return np.unique(e)
+
+    def leaf_rows(self, leaf: Leaf, key: tuple) -> np.ndarray:
+        rows = self._rows.get(leaf)
+        if rows is None:
+            if key not in self.truth:
+                rows = EMPTY
+            elif key[0] == "kw":
+                rows = self._kw_rows.get(key[2], EMPTY)
+            else:
+                rows = self.view.field(key[1]).rows_of(self.key_entries(key))
+            self._rows[leaf] = rows
+        return rows
+
+    def candidates(self, node: Node, cache: dict) -> np.ndarray | None:
+        """Sorted rows where `node` can be true according to the scans (None: any row)."""
+        if node in cache:
+            return cache[node]
+        if isinstance(node, Leaf):
+            key = leaf_key(node)
+            if key is not None:
+                res = self.leaf_rows(node, key)
+            else:
+                req = leaf_required(node)
+                if req is None:
+                    res = None
+                else:
+                    res = _union([self._required_rows(k) for k in req])
+        elif node[0] == "and":
+            # The smallest child's candidates: the predicate itself then decides.
+            res = None
+            for child in node[1]:
+                c = self.candidates(child, cache)
+                if c is not None and (res is None or len(c) < len(res)):
+                    res = c
+                    if not len(res):
+                        break
+        elif node[0] == "or":
+            parts = []
+            res = EMPTY
+            for child in node[1]:
+                c = self.candidates(child, cache)
+                if c is None:
+                    res = None
+                    break
+                parts.append(c)
+            else:
+                res = _union(parts)
+        elif node[0] == "const":
+            res = None if node[1] else EMPTY
+        else:
+            res = None
+        cache[node] = res
+        return res
+
+    def _required_rows(self, key: tuple) -> np.ndarray:
+        if key not in self.truth:
+            return EMPTY
+        if key[0] == "kw":
+            return self._kw_rows.get(key[2], EMPTY)
+        return self.view.field(key[1]).rows_of(self.key_entries(key))
+
+    # -- leaf truth per distinct value ---------------------------------------------------
+
+    def leaf_on(self, leaf: Leaf, rows: np.ndarray) -> np.ndarray:
+        """The leaf's truth on the given rows."""
+        k, name = leaf.kind, leaf.field
+        if k == "keyword":
+            key = leaf_key(leaf)
+            if key is not None:
+                return np.isin(rows, self._kw_rows.get(key[2], EMPTY), assume_unique=True)
+            return self._keyword_on(leaf.value, rows)
+        if k == "fieldref":
+            return self._fieldref_on(leaf, rows)
+        f = self.view.field(name)
+        if f is None:
+            return np.full(len(rows), k == "null" or (k == "exists" and not leaf.value), dtype=bool)
+        entries = f.codes[rows]
+        mask = self._masks.get(leaf)
+        key = leaf_key(leaf)
+        if key is not None:
+            if mask is None:
+                mask = np.zeros(f.n_entries + 1, dtype=bool)
+                if key in self.truth:
+                    mask[self.key_entries(key)] = True
+                self._masks[leaf] = mask
+            return mask[entries]
+        if k in ("null", "exists"):
+            is_null = entries == f.n_entries
+            return is_null if (k == "null" or not leaf.value) else ~is_null
+        # Anything else is computed on the distinct values it is asked about, once.
+        if mask is None:
+            mask = np.full(f.n_entries + 1, -1, dtype=np.int8)
+            mask[f.n_entries] = 0
+            self._masks[leaf] = mask
+        need = entries[mask[entries] < 0]
+        if len(need):
+            need = np.unique(need)
+            if len(need) * 2 > f.n_entries:
+                need = np.arange(f.n_entries)
+            lowered = k not in ("cased_eq", "cased_like", "regex", "cidr", "cmp")
+            values = (f.lowered() if lowered else f.values).take(pa.array(need))
+            mask[need] = _values_test(k, leaf.value, values, self.engine._python_regex)
+        return mask[entries] == 1
+
+    def _keyword_on(self, pattern: str, rows: np.ndarray) -> np.ndarray:
+        res = np.zeros(len(rows), dtype=bool)
+        take = pa.array(rows)
+        for name in self.view.fields:
+            arr = self.view.original(name)
+            if arr is None:
+                continue
+            res |= _values_test("like", pattern, pc.ascii_lower(arr.take(take)), {})
+        return res
+
+    def _fieldref_on(self, leaf: Leaf, rows: np.ndarray) -> np.ndarray:
+        other_field, mode = leaf.value
+        a, b = self.view.original(leaf.field), self.view.original(other_field)
+        if a is None or b is None:
+            return np.zeros(len(rows), dtype=bool)
+        take = pa.array(rows)
+        a_list = pc.ascii_lower(a.take(take)).to_pylist()
+        b_list = pc.ascii_lower(b.take(take)).to_pylist()
+        test = {"eq": str.__eq__, "prefix": str.startswith, "suffix": str.endswith, "contains": lambda x, y: y in x}[mode]
+        return np.array([x is not None and y is not None and test(x, y) for x, y in zip(a_list, b_list)], dtype=bool)
+
+
+def _union(arrays: list[np.ndarray]) -> np.ndarray:
+    arrays = [a for a in arrays if len(a)]
+    if not arrays:
+        return EMPTY
+    if len(arrays) == 1:
+        return arrays[0]
+    return np.unique(np.concatenate(arrays))
 
 
 def _intern(node: Node, seen: dict) -> Node:
@@ -190,175 +525,73 @@ def _intern(node: Node, seen: dict) -> Node:
     return seen.setdefault(node, node)
 
 
-def _candidates(node: Node, hits: Mapping[tuple, np.ndarray], cache: dict) -> np.ndarray | None:
-    """Rows where `node` can be true according to the literal hits (None: any row)."""
-    if node in cache:
-        return cache[node]
-    if isinstance(node, Leaf):
-        lits = leaf_literals(node)
-        res = None if lits is None else _union([hits.get(x, EMPTY) for x in lits])
-    elif node[0] == "and":
-        res = None
-        for child in node[1]:
-            c = _candidates(child, hits, cache)
-            if c is None:
-                continue
-            res = c if res is None else np.intersect1d(res, c, assume_unique=True)
-            if not len(res):
-                break
-    elif node[0] == "or":
-        parts = []
-        res = EMPTY
-        for child in node[1]:
-            c = _candidates(child, hits, cache)
-            if c is None:
-                res = None
-                break
-            parts.append(c)
-        else:
-            res = _union(parts)
-    elif node[0] == "const":
-        res = None if node[1] else EMPTY
-    else:
-        res = None
-    cache[node] = res
-    return res
-
-
-# Below this many rows a leaf is cheaper in plain Python than one pyarrow kernel call.
-SMALL = 48
-
-
 class _Subset:
-    """Leaf and node evaluation over a subset of a batch's rows (None: all rows).
+    """Predicate evaluation over a sorted subset of a batch's rows."""
 
-    Large subsets are evaluated with pyarrow.compute kernels on the lower-cased columns;
-    small ones (the common case once the prefilter has run) on the same values in Python,
-    where a kernel call's fixed cost would dominate.
-    """
-
-    def __init__(self, view: TableView, rows: np.ndarray | None, python_regex: Mapping[str, re.Pattern]):
-        self.view = view
+    def __init__(self, batch: _Batch, rows: np.ndarray):
+        self.batch = batch
         self.rows = rows
-        self.n = view.num_rows if rows is None else len(rows)
-        self.small = self.n <= SMALL
-        self._take = pa.array(rows) if rows is not None else None
-        self._cols: dict[tuple[str, bool], Any] = {}
+        self.n = len(rows)
         self._cache: dict[Any, np.ndarray] = {}
-        self._python_regex = python_regex
-
-    def col(self, field: str, lowered: bool = True):
-        """The subset's values of a field: a pyarrow array, or a list when small (None: absent)."""
-        key = (field, lowered)
-        if key not in self._cols:
-            arr = self.view.lowered(field) if lowered else self.view.original(field)
-            if arr is not None and self._take is not None:
-                arr = arr.take(self._take)
-            if arr is not None and self.small:
-                arr = arr.to_pylist()
-            self._cols[key] = arr
-        return self._cols[key]
 
     def eval(self, node: Node) -> np.ndarray:
-        return self._node(node)
-
-    def _const(self, value: bool) -> np.ndarray:
-        return np.full(self.n, value, dtype=bool)
-
-    def _node(self, node: Node) -> np.ndarray:
         cached = self._cache.get(node)
         if cached is not None:
             return cached
         if isinstance(node, Leaf):
-            res = self._leaf(node)
+            res = self.batch.leaf_on(node, self.rows)
         else:
             tag = node[0]
             if tag == "const":
-                res = self._const(node[1])
+                res = np.full(self.n, node[1], dtype=bool)
             elif tag == "not":
-                res = ~self._node(node[1])
+                res = ~self.eval(node[1])
             elif tag == "and":
                 res = None
                 # Cheap, selective leaves first; stop once nothing is left.
                 for child in sorted(node[1], key=_cost):
-                    part = self._node(child)
+                    part = self.eval(child)
                     res = part if res is None else (res & part)
                     if not res.any():
                         break
             else:
                 res = None
                 for child in sorted(node[1], key=_cost):
-                    part = self._node(child)
+                    part = self.eval(child)
                     res = part if res is None else (res | part)
                     if res.all():
                         break
         self._cache[node] = res
         return res
 
-    def _leaf(self, leaf: Leaf) -> np.ndarray:
-        k, f, v = leaf.kind, leaf.field, leaf.value
-        if k == "keyword":
-            res = self._const(False)
-            for field in self.view.fields:
-                arr = self.col(field)
-                if arr is not None:
-                    res |= self._apply("like", arr, v)
-            return res
-        if k == "null":
-            arr = self.col(f, False)
-            if arr is None:
-                return self._const(True)
-            return np.array([x is None for x in arr], dtype=bool) if self.small else _np(pc.is_null(arr))
-        if k == "exists":
-            arr = self.col(f, False)
-            if arr is None:
-                present = self._const(False)
-            else:
-                present = np.array([x is not None for x in arr], dtype=bool) if self.small else _np(pc.is_valid(arr))
-            return present if v else ~present
-        lowered = k in ("eq", "contains", "prefix", "suffix", "like", "fieldref")
-        arr = self.col(f, lowered)
-        if arr is None:
-            return self._const(False)
-        if k == "fieldref":
-            other_field, mode = v
-            other = self.col(other_field, True)
-            if other is None:
-                return self._const(False)
-            if mode == "eq" and not self.small:
-                return _np(pc.equal(arr, other))
-            a_list = arr if self.small else arr.to_pylist()
-            b_list = other if self.small else other.to_pylist()
-            test = {"eq": str.__eq__, "prefix": str.startswith, "suffix": str.endswith, "contains": lambda a, b: b in a}[mode]
-            return np.array([a is not None and b is not None and test(a, b) for a, b in zip(a_list, b_list)], dtype=bool)
-        return self._apply(k, arr, v)
 
-    def _apply(self, k: str, arr, v) -> np.ndarray:
-        if self.small:
-            return np.array(_python_leaf(k, v, self._python_regex)(arr), dtype=bool)
-        if k in ("eq", "cased_eq"):
-            res = pc.equal(arr, v)
-        elif k == "contains":
-            res = pc.match_substring(arr, v)
-        elif k == "prefix":
-            res = pc.starts_with(arr, v)
-        elif k == "suffix":
-            res = pc.ends_with(arr, v)
-        elif k in ("like", "cased_like"):
-            res = pc.match_like(arr, v)
-        elif k == "regex":
-            rx = self._python_regex.get(v)
-            if rx is None:
-                res = pc.match_substring_regex(arr, v)
-            else:
-                return np.array([s is not None and rx.search(s) is not None for s in arr.to_pylist()], dtype=bool)
+# Below this many values a leaf is cheaper in plain Python than one pyarrow kernel call.
+SMALL = 48
+
+
+def _values_test(k: str, v, values: pa.Array, python_regex: Mapping[str, re.Pattern]) -> np.ndarray:
+    """The leaf's truth (bool per value) on an array of non-null distinct values."""
+    if len(values) <= SMALL or k in ("cidr", "cmp"):
+        return np.array(_python_leaf(k, v, python_regex)(values.to_pylist()), dtype=bool)
+    if k in ("eq", "cased_eq"):
+        res = pc.equal(values, v)
+    elif k == "contains":
+        res = pc.match_substring(values, v)
+    elif k == "prefix":
+        res = pc.starts_with(values, v)
+    elif k == "suffix":
+        res = pc.ends_with(values, v)
+    elif k in ("like", "cased_like"):
+        res = pc.match_like(values, v)
+    elif k == "regex":
+        rx = python_regex.get(v)
+        if rx is None:
+            res = pc.match_substring_regex(values, v)
         else:
-            return np.array(_python_leaf(k, v, self._python_regex)(arr.to_pylist()), dtype=bool)
-        return _np(res)
-
-
-def _np(arr: pa.Array) -> np.ndarray:
-    return arr.fill_null(False).to_numpy(zero_copy_only=False)
+            return np.array([s is not None and rx.search(s) is not None for s in values.to_pylist()], dtype=bool)
+    else:
+        return np.array(_python_leaf(k, v, python_regex)(values.to_pylist()), dtype=bool)
+    return res.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 _LEAF_FUNCS: dict[tuple, Any] = {}

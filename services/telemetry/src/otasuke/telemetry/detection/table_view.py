@@ -1,5 +1,12 @@
-"""One event batch as the engine reads it: columns by case-insensitive name, lower-cased
-once, with an equality index and a multi-pattern literal scan per column."""
+"""One event batch as the engine reads it.
+
+A field (columns matched case-insensitively) is read as *entries* and *codes*: a column
+with repeated values (Image, ParentImage, CommandLine, EventID, Channel… — a few hundred
+distinct values in hundreds of thousands of events) is dictionary-encoded, so literal
+scans and predicates run once per distinct value and are broadcast to rows through the
+codes; a column of long, mostly unique values (Message) is read as is (entries = rows).
+Either way entry `n_entries` stands for null.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +14,91 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 EMPTY = np.empty(0, dtype=np.int64)
+
+# Values longer than this on average are nearly always unique (rendered messages, script
+# blocks): dictionary-encoding them would cost more than it saves.
+LONG_VALUES = 384
+
+
+class Field:
+    """One field of a batch: its distinct values (or all values) and each row's entry."""
+
+    __slots__ = ("values", "codes", "n_entries", "raw", "_lowered", "_order", "_bounds", "_eq")
+
+    def __init__(self, column: pa.Array, num_rows: int):
+        non_null = num_rows - column.null_count
+        avg = (len(column.buffers()[2] or b"") / non_null) if non_null else 0
+        self.raw = avg > LONG_VALUES
+        if self.raw:
+            self.values = column
+            # Entries are rows; a null row points at the null entry.
+            codes = np.arange(num_rows, dtype=np.int64)
+            if column.null_count:
+                valid = column.is_valid().to_numpy(zero_copy_only=False)
+                codes[~valid] = num_rows
+            self.codes = codes
+        else:
+            enc = pc.dictionary_encode(column)
+            self.values = enc.dictionary
+            self.codes = enc.indices.fill_null(len(enc.dictionary)).to_numpy(zero_copy_only=False).astype(np.int64)
+        self.n_entries = len(self.values)
+        self._lowered: pa.Array | None = None
+        self._order: np.ndarray | None = None
+        self._bounds: np.ndarray | None = None
+        self._eq: dict[str, np.ndarray] | None = None
+
+    def lowered(self) -> pa.Array:
+        # ASCII folding keeps byte offsets stable and is what SQLite NOCASE/LIKE does.
+        if self._lowered is None:
+            self._lowered = pc.ascii_lower(self.values)
+        return self._lowered
+
+    def data(self) -> tuple[memoryview | None, np.ndarray]:
+        """The entries' UTF-8 bytes (one buffer) and their offsets into it."""
+        return Field.raw_data(self.values)
+
+    @staticmethod
+    def raw_data(arr: pa.Array) -> tuple[memoryview | None, np.ndarray]:
+        bufs = arr.buffers()
+        off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+        width = np.dtype(off_type).itemsize
+        offsets = np.frombuffer(bufs[1], dtype=off_type, count=len(arr) + 1, offset=arr.offset * width).astype(np.int64)
+        start, end = int(offsets[0]), int(offsets[-1])
+        if end <= start or bufs[2] is None:
+            return None, offsets - start
+        return memoryview(bufs[2])[start:end], offsets - start
+
+    def rows_of(self, entries: np.ndarray) -> np.ndarray:
+        """Sorted rows whose entry is one of `entries` (unique, non-null)."""
+        if not len(entries):
+            return EMPTY
+        if self.raw:
+            return np.sort(entries)
+        if self._order is None:
+            counts = np.bincount(self.codes, minlength=self.n_entries + 1)
+            self._bounds = np.concatenate(([0], np.cumsum(counts)))
+            self._order = np.argsort(self.codes, kind="stable")
+        starts = self._bounds[entries]
+        lens = self._bounds[entries + 1] - starts
+        if len(entries) == 1:
+            return self._order[starts[0] : starts[0] + lens[0]]
+        total = int(lens.sum())
+        if not total:
+            return EMPTY
+        # Gather every entry's slice of the row order in one vectorised step.
+        shift = np.repeat(starts - (np.cumsum(lens) - lens), lens)
+        return np.sort(self._order[np.arange(total) + shift])
+
+    def eq_entries(self, value: str) -> np.ndarray:
+        """Entries whose lower-cased value equals `value`."""
+        if self._eq is None:
+            enc = pc.dictionary_encode(self.lowered())
+            idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            names = enc.dictionary.to_pylist()
+            order = np.argsort(idx, kind="stable")  # entries grouped by lower-cased value
+            bounds = np.searchsorted(idx[order], np.arange(-1, len(names) + 1))
+            self._eq = {name: order[bounds[j + 1] : bounds[j + 2]] for j, name in enumerate(names)}
+        return self._eq.get(value, EMPTY)
 
 
 class TableView:
@@ -17,9 +109,7 @@ class TableView:
         for name in table.column_names:
             self._names.setdefault(name.lower(), []).append(name)
         self._original: dict[str, pa.Array | None] = {}
-        self._lowered: dict[str, pa.Array | None] = {}
-        self._eq_index: dict[str, tuple[dict, np.ndarray, np.ndarray]] = {}
-        self._scans: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+        self._fields: dict[str, Field | None] = {}
 
     @property
     def fields(self) -> list[str]:
@@ -40,72 +130,17 @@ class TableView:
         self._original[field] = arr
         return arr
 
-    def lowered(self, field: str) -> pa.Array | None:
-        if field in self._lowered:
-            return self._lowered[field]
-        arr = self.original(field)
-        # ASCII case folding keeps byte offsets stable for the literal scan and is what the
-        # reference evaluation (SQLite NOCASE/LIKE) does.
-        low = pc.ascii_lower(arr) if arr is not None else None
-        self._lowered[field] = low
-        return low
+    def field(self, name: str) -> Field | None:
+        if name in self._fields:
+            return self._fields[name]
+        arr = self.original(name)
+        f = Field(arr, self.num_rows) if arr is not None else None
+        self._fields[name] = f
+        return f
 
     def eq_rows(self, field: str, value: str) -> np.ndarray:
         """Rows whose lower-cased `field` equals `value` (sorted)."""
-        idx = self._eq_index.get(field)
-        if idx is None:
-            arr = self.lowered(field)
-            if arr is None:
-                idx = ({}, EMPTY, np.zeros(1, dtype=np.int64))
-            else:
-                enc = pc.dictionary_encode(arr)
-                codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-                lookup = {v: i for i, v in enumerate(enc.dictionary.to_pylist())}
-                order = np.argsort(codes, kind="stable")
-                counts = np.bincount(codes + 1, minlength=len(lookup) + 1)
-                bounds = np.concatenate(([0], np.cumsum(counts)))
-                idx = (lookup, order, bounds)
-            self._eq_index[field] = idx
-        lookup, order, bounds = idx
-        code = lookup.get(value)
-        if code is None:
+        f = self.field(field)
+        if f is None:
             return EMPTY
-        return order[bounds[code + 1] : bounds[code + 2]]
-
-    def scan(self, field: str, automaton, lengths: np.ndarray, literals: list[str], name: str = "") -> dict[str, np.ndarray]:
-        """Rows of `field` containing each literal of the automaton, in one pass over the
-        column's data buffer (Aho-Corasick), so the cost does not grow with the literal count."""
-        found = self._scans.get((field, name))
-        if found is not None:
-            return found
-        found = {}
-        arr = self.lowered(field)
-        if arr is not None and len(arr):
-            if pa.types.is_large_string(arr.type):
-                off_type = np.int64
-            else:
-                off_type = np.int32
-            bufs = arr.buffers()
-            width = np.dtype(off_type).itemsize
-            offsets = np.frombuffer(bufs[1], dtype=off_type, count=len(arr) + 1, offset=arr.offset * width).astype(np.int64)
-            start, end = int(offsets[0]), int(offsets[-1])
-            if end > start and bufs[2] is not None:
-                text = memoryview(bufs[2])[start:end].tobytes().decode("latin-1")
-                hits = list(automaton.iter(text))
-                if hits:
-                    h = np.array(hits, dtype=np.int64)
-                    ends, ids = h[:, 0], h[:, 1]
-                    starts = ends - lengths[ids] + 1
-                    rel = offsets - start
-                    row_e = np.searchsorted(rel, ends, "right") - 1
-                    row_s = np.searchsorted(rel, starts, "right") - 1
-                    keep = row_e == row_s
-                    ids, rows = ids[keep], row_e[keep]
-                    order = np.lexsort((rows, ids))
-                    ids, rows = ids[order], rows[order]
-                    cuts = np.flatnonzero(np.diff(ids)) + 1
-                    for part_ids, part_rows in zip(np.split(ids, cuts), np.split(rows, cuts)):
-                        if len(part_ids):
-                            found[literals[part_ids[0]]] = np.unique(part_rows)
-        self._scans[(field, name)] = found
-        return found
+        return f.rows_of(f.eq_entries(value))
