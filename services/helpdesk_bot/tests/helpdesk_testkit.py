@@ -6,12 +6,16 @@ import hashlib
 import hmac
 import json
 import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
+from aiohttp import web
 
 from otasuke.events import AggregateRef, EventStore, Tenant, new_id
 from otasuke.events.schemas.telemetry import AlertGrouped, AlertRaised
+from otasuke.platform.embedded import free_port
 
 CHANNEL_SECRET = "test-channel-secret"
 
@@ -42,6 +46,29 @@ async def post_line(client: httpx.AsyncClient, *events: dict, secret: str = CHAN
     body = json.dumps({"destination": "Uxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "events": list(events)}, ensure_ascii=False).encode()
     return await client.post("/webhooks/line", content=body,
                              headers={"X-Line-Signature": sign(body, secret), "Content-Type": "application/json"})
+
+
+COMPANIES = (("chubu", "gifu-seiki"), ("chubu", "ena-foods"), ("kansai", "osaka-print"))
+
+
+async def start_helpdesk(start_service, monkeypatch, auth_headers, line_url: str, *, companies=COMPANIES, **overrides):
+    """The help desk with LINE pointed at the local stand-in, and companies registered through its API.
+
+    ``overrides`` go to ``start_service`` (e.g. ``ports=`` of the session's Rasa bot, so its
+    action server finds this help desk)."""
+    monkeypatch.setenv("OTASUKE_LINE_CHANNEL_SECRET", CHANNEL_SECRET)
+    monkeypatch.setenv("OTASUKE_LINE_CHANNEL_ACCESS_TOKEN", "test-access-token")
+    monkeypatch.setenv("OTASUKE_LINE_API_BASE", line_url)
+    monkeypatch.setenv("OTASUKE_LINE_PARTNER_ID", "chubu")
+    monkeypatch.setenv("OTASUKE_HELPDESK_TICK_SECONDS", "0.3")
+    svc = await start_service("helpdesk_bot", **overrides)
+    svc.client = httpx.AsyncClient(base_url=svc.url, timeout=30)
+    for partner, company in companies:
+        resp = await svc.client.post("/api/v1/companies", headers=auth_headers("operator", partner_id=partner), json={
+            "company_id": company, "name": f"{company} 株式会社", "industry": "manufacturing",
+            "employees": 20, "prefecture": "岐阜県"})
+        assert resp.status_code == 201, resp.text
+    return svc
 
 
 async def link_code(client: httpx.AsyncClient, headers: dict, company_id: str, name: str = "総務 山田") -> str:
@@ -80,3 +107,60 @@ async def eventually(check, timeout: float = 10.0, every: float = 0.1):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
         await asyncio.sleep(every)
+
+
+@dataclass
+class LinePlatform:
+    """Implements the documented Messaging API endpoints we use and records every request."""
+
+    url: str = ""
+    requests: list[dict] = field(default_factory=list)
+    expired_reply_tokens: set[str] = field(default_factory=set)
+    retry_keys: set[str] = field(default_factory=set)
+
+    def sent(self, kind: str, to: str | None = None) -> list[dict]:
+        return [r for r in self.requests if r["kind"] == kind and (to is None or r["body"].get("to") == to)]
+
+    def texts(self) -> list[str]:
+        return [m.get("text") or m.get("altText") for r in self.requests if r["kind"] in ("reply", "push")
+                for m in r["body"]["messages"]]
+
+
+@asynccontextmanager
+async def line_platform_stub():
+    """A local LINE Messaging API on a free port (the real one is unreachable from here)."""
+    platform = LinePlatform()
+
+    async def reply(request: web.Request):
+        body = await request.json()
+        platform.requests.append({"kind": "reply", "body": body, "auth": request.headers.get("Authorization")})
+        if body["replyToken"] in platform.expired_reply_tokens:
+            return web.json_response({"message": "Invalid reply token"}, status=400)
+        return web.json_response({"sentMessages": [{"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body["messages"])]})
+
+    async def push(request: web.Request):
+        body = await request.json()
+        key = request.headers.get("X-Line-Retry-Key")
+        platform.requests.append({"kind": "push", "body": body, "retry_key": key})
+        if key in platform.retry_keys:
+            return web.json_response({"message": "The retry key is already accepted"}, status=409)
+        platform.retry_keys.add(key)
+        return web.json_response({"sentMessages": [{"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body["messages"])]})
+
+    async def profile(request: web.Request):
+        platform.requests.append({"kind": "profile", "body": {"to": request.match_info["user_id"]}})
+        return web.json_response({"userId": request.match_info["user_id"], "displayName": "山田 太郎", "language": "ja"})
+
+    app = web.Application()
+    app.router.add_post("/v2/bot/message/reply", reply)
+    app.router.add_post("/v2/bot/message/push", push)
+    app.router.add_get("/v2/bot/profile/{user_id}", profile)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    platform.url = f"http://127.0.0.1:{port}"
+    try:
+        yield platform
+    finally:
+        await runner.cleanup()

@@ -1,21 +1,12 @@
 """The bot end to end: a real Rasa server and action server (the .venv-rasa env, the trained model)
-started once per session, against the session's real PostgreSQL (tracker store) and NATS (event broker).
-
-Needs `bash services/helpdesk_bot/rasa/setup.sh` to have run (make test does it).
+started once per session (the `rasa_bot` fixture in conftest.py), against the session's real
+PostgreSQL (tracker store) and NATS (event broker).
 """
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import subprocess
-import time
 import uuid
-from dataclasses import dataclass
-from datetime import date
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 
@@ -24,93 +15,10 @@ from otasuke.events.envelope import Tenant
 from otasuke.events.schemas.enrolment import CompanyRegistered
 from otasuke.events.store import EventStore
 from otasuke.events.streams import AggregateRef
-from otasuke.helpdesk_bot.nlu import BotClient, bot_client
-from otasuke.helpdesk_bot.nlu.location import MODEL, RASA_PROJECT
-from otasuke.helpdesk_bot.nlu.sidecars import action_server_argv, rasa_env, rasa_server_argv
+from otasuke.helpdesk_bot.nlu import BotClient
 from otasuke.platform.embedded import free_port
-from otasuke.platform.settings import Settings
 
-PARTNER = "chubu"
-
-
-@dataclass
-class RasaBot:
-    url: str
-    signing_key: str
-    ports: dict[str, int]
-    client: BotClient
-
-
-def _database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-async def _create_database(server_url: str, name: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname=$1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-
-
-def _wait_ready(url: str, token: str, procs: list[subprocess.Popen], logs: list, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p, log in zip(procs, logs):
-            if p.poll() is not None:
-                log.flush()
-                raise RuntimeError(f"a Rasa process exited ({p.args[:3]}): see {log.name}")
-        try:
-            r = httpx.get(f"{url}/status", params={"token": token}, timeout=2)
-            if r.status_code == 200 and r.json().get("model_file"):
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise TimeoutError(f"Rasa did not become ready at {url}")
-
-
-@pytest.fixture(scope="session")
-def rasa_bot(nats_server_url, postgres_server_url, tmp_path_factory):
-    """The Rasa server + action server, once per session."""
-    assert MODEL.exists(), "no trained model: run `bash services/helpdesk_bot/rasa/setup.sh`"
-    asyncio.run(_create_database(postgres_server_url, "helpdesk_rasa"))
-    key = secrets.token_hex(32)
-    ports = {name: free_port() for name in Settings().ports}
-    settings = Settings(
-        nats_url=nats_server_url,
-        database_url=_database(postgres_server_url, "helpdesk_rasa"),
-        ports=ports,
-        signing_key=key,
-        local_partner=PARTNER,
-    )
-    rasa_port, actions_port = free_port(), free_port()
-    env = {**os.environ, **rasa_env(settings), "OTASUKE_RASA_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook"}
-    logdir = tmp_path_factory.mktemp("rasa")
-    logs = [open(logdir / "actions.log", "wb"), open(logdir / "rasa.log", "wb")]
-    procs = [
-        subprocess.Popen(action_server_argv(actions_port), cwd=RASA_PROJECT, env=env, stdout=logs[0], stderr=subprocess.STDOUT),
-        subprocess.Popen(rasa_server_argv(settings, rasa_port), cwd=RASA_PROJECT, env=env, stdout=logs[1], stderr=subprocess.STDOUT),
-    ]
-    url = f"http://127.0.0.1:{rasa_port}"
-    try:
-        from otasuke.helpdesk_bot.nlu.location import rasa_token
-
-        token = rasa_token(key)
-        _wait_ready(url, token, procs, logs)
-        yield RasaBot(url, key, ports, BotClient(url, token))
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for log in logs:
-            log.close()
+from helpdesk_rasa import PARTNER
 
 
 @pytest.fixture
