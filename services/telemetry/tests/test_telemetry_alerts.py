@@ -82,3 +82,23 @@ async def test_tenants_never_see_each_other(telemetry):
     assert (await telemetry.client.get(f"/api/v1/alerts/{alert['alert_id']}", headers={"Authorization": f"Bearer {utm}"})).status_code == 403
     r = await telemetry.client.post("/api/v1/ingest/suricata", headers=telemetry.company_headers(), content=b"{}")
     assert r.status_code == 403
+
+
+async def test_burst_windows_are_per_company_even_for_the_same_private_address(telemetry):
+    """Two companies' 192.168.10.5 are different machines: 60 + 60 callbacks are no burst of 120."""
+    utm_a = await telemetry.device("utm-a", "utm")
+    utm_b = await telemetry.device("utm-b", "utm", tenant=telemetry.B)
+    start = datetime.now(UTC)
+    for i in range(2):
+        for token in (utm_a, utm_b):
+            r = await telemetry.send("suricata", token, telemetry.suricata_c2(30, start=start + timedelta(seconds=30 * i)))
+            assert r.status_code == 202
+    await telemetry.settle()
+    for tenant in (telemetry.A, telemetry.B):
+        alerts = await telemetry.alerts(tenant)
+        assert [(a["rule_id"], a["count"]) for a in alerts] == [(C2_RULE, 60)]
+    # One more company-A batch crosses the threshold for company A only.
+    await telemetry.send("suricata", utm_a, telemetry.suricata_c2(50, start=start + timedelta(seconds=60)))
+    await telemetry.settle()
+    assert any(a["severity"] == "critical" for a in await telemetry.alerts(telemetry.A))
+    assert all(a["severity"] != "critical" for a in await telemetry.alerts(telemetry.B))

@@ -3,7 +3,7 @@
 Every source field becomes a nullable UTF-8 column (Sigma compares text; a
 number keeps its decimal spelling), except ``otasuke_ts`` which is a UTC
 timestamp so windows and reports can work in time. The tenant, device,
-source and batch id travel in the schema metadata.
+source, batch id and acceptance time travel in the schema metadata.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pyarrow as pa
 from ..domain.normalisers import TS
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
+META_RECEIVED_AT = "received_at"  # epoch seconds when ingest accepted the batch (alert latency is measured from it)
 _IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
 
 

@@ -42,6 +42,7 @@ class NatsIngest:
         self.rt = rt
         self.ingestor = ingestor
         self._task: asyncio.Task | None = None
+        self._sub = None
 
     async def start(self) -> None:
         try:
@@ -59,13 +60,20 @@ class NatsIngest:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
+        if self._sub is not None:
+            # Fetched-but-unread messages would make nc.drain() wait its full timeout.
+            try:
+                await self._sub.unsubscribe()
+            except Exception:
+                pass
+            self._sub = None
 
     async def _run(self) -> None:
         sub = None
         while True:
             try:
                 if sub is None:
-                    sub = await self.rt.js.pull_subscribe_bind(DURABLE, stream=INGEST.name)
+                    sub = self._sub = await self.rt.js.pull_subscribe_bind(DURABLE, stream=INGEST.name)
                 try:
                     msgs = await sub.fetch(16, timeout=1.0)
                 except asyncio.TimeoutError:

@@ -1,30 +1,37 @@
 """The detection worker: a durable pull consumer on INGEST that turns matches into alerts.
 
 Several workers (tasks or processes) bind to the same durable consumer
-``telemetry_detection`` and JetStream hands each batch to one of them. Per
-batch: evaluate every rule over the Arrow table at once, drop what the
-company's allow-list excludes, group the rest by rule and host, and append
-one ``AlertRaised`` or ``AlertGrouped`` per group to the alert series of that
-rule and host. The appended event ids are derived from the batch's stream
-sequence, so a redelivered batch changes nothing. While an endpoint learns,
-its process starts feed its baseline (``BaselineLearned``) and its alerts are
-marked as not to be pushed.
+``telemetry_detection`` and JetStream hands each batch to one of them. A
+worker fetches up to ``OTASUKE_TELEMETRY_DETECTION_FETCH`` (64) batches at a
+time while the previous lot is still being evaluated, concatenates them and
+evaluates every rule over the one table (the engine's fixed cost is paid once
+per fetch, not once per batch). The matches are then split back per batch:
+drop what the company's allow-list excludes, group the rest by rule and host,
+and append one ``AlertRaised`` or ``AlertGrouped`` per group to the alert
+series of that rule and host — series of different groups concurrently. The
+appended event ids are derived from each batch's own stream sequence, so a
+redelivered batch changes nothing however the batches are fetched together.
+While an endpoint learns, its process starts feed its baseline
+(``BaselineLearned``) and its alerts are marked as not to be pushed.
 
 All state lives in the streams and read models: alert series are reloaded
 from TELEMETRY, baselines and allow-lists read from the read model, the Sigma
-correlation windows saved to PostgreSQL.
+correlation windows (one set per company, so two companies' identical private
+addresses never share a window) saved to PostgreSQL.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+from bisect import bisect_left
+from collections import deque
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -37,8 +44,9 @@ from otasuke.events.store import make_envelope
 from otasuke.events.streams import INGEST, TELEMETRY
 from otasuke.platform.settings import env
 
-from ..adapters.arrow_batches import ipc_to_table
-from ..detection import Engine
+from ..adapters.arrow_batches import META_RECEIVED_AT, ipc_to_table
+from ..detection import Engine, Match
+from ..detection.correlation import Correlator
 from ..domain import alert_series, baseline as baseline_domain, device as device_domain
 from ..domain.allowlist import Entry, first_match
 from ..domain.categories import category, shift_severity
@@ -51,6 +59,8 @@ DURABLE = "telemetry_detection"
 FILTER = "ingest.*.*.*.*.arrow"
 EVIDENCE_ROWS = 3
 EVIDENCE_FIELDS = 40
+MAX_DELIVER = 5
+STATE_VERSION = 2  # 2: correlation windows per company
 STATE_DDL = """
 CREATE TABLE IF NOT EXISTS detection_state (
     name text PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now()
@@ -69,39 +79,66 @@ class _Group:
     rows: list[int] = field(default_factory=list)
     first: datetime | None = None
     last: datetime | None = None
+    count: int | None = None
+
+
+@dataclass
+class _Batch:
+    """One INGEST message: a normalised Arrow table of one device's batch."""
+
+    msg: Any
+    seq: int
+    table: pa.Table
+    tenant: Tenant
+    device_id: str
+    kind: str
+    batch_id: str
+    received_at: float | None
+
+    @property
+    def seed(self) -> str:
+        return f"ingest:{self.seq}"
 
 
 class DetectionWorker:
-    def __init__(self, rt, *, workers: int | None = None, batch: int = 8):
+    def __init__(self, rt, *, workers: int | None = None, fetch: int | None = None):
         self.rt = rt
-        self.workers = workers or int(env("TELEMETRY_DETECTION_WORKERS", "1"))
-        self.batch = batch
+        self.workers = int(env("TELEMETRY_DETECTION_WORKERS", "1")) if workers is None else workers
+        self.fetch = fetch or int(env("TELEMETRY_DETECTION_FETCH", "64"))
         self.window = grouping_window()
         self.rules = rule_pack.load_rules()
         self._compiled = {r.meta.id: r for r in self.rules.rules}
+        self._correlated = {rid for c in self.rules.correlations for rid in c.rule_ids}
         self.engine: Engine | None = None
+        self._correlators: dict[str, Correlator] = {}
+        self._saved_windows: dict[str, Any] = {}
         self._series: dict[str, tuple[Any, int]] = {}
         self._devices: dict[str, tuple[device_domain.DeviceState, float]] = {}
         self._baselines: dict[str, tuple[baseline_domain.Baseline, float]] = {}
         self._tasks: list[asyncio.Task] = []
+        self._subs: list[Any] = []
         self._stop = asyncio.Event()
         self._state_saved = 0.0
-        self._lock = asyncio.Lock()  # the engine's correlation windows are shared by the tasks
+        self._lock = asyncio.Lock()  # evaluation and correlation windows are shared by the tasks
         self.batches = 0
         self.events = 0
         self.alert_events = 0
+        # Seconds from a batch's acceptance at ingest to each alert event it caused (for benchmarks).
+        self.latencies: deque[float] = deque(maxlen=100_000)
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         async with self.rt.pool.acquire() as conn:
             await conn.execute(STATE_DDL)
             saved = await conn.fetchval("SELECT state FROM detection_state WHERE name=$1", DURABLE)
+        self.engine = Engine(self.rules)
         state = msgspec.json.decode(saved) if saved else None
-        try:
-            self.engine = Engine(self.rules, state=state)
-        except Exception:  # an incompatible saved state must not stop detection
-            log.exception("correlation state unreadable; starting with empty windows")
-            self.engine = Engine(self.rules)
+        if isinstance(state, dict) and state.get("version") == STATE_VERSION:
+            self._saved_windows = dict(state.get("companies") or {})
+        elif state:
+            log.warning("correlation state of an older version; starting with empty windows")
+        if self.workers <= 0:
+            return  # an ingest-only process: detection runs elsewhere
         js = self.rt.js
         try:
             await js.consumer_info(INGEST.name, DURABLE)
@@ -109,7 +146,7 @@ class DetectionWorker:
             await js.add_consumer(
                 INGEST.name,
                 ConsumerConfig(durable_name=DURABLE, filter_subject=FILTER, ack_policy=AckPolicy.EXPLICIT,
-                               ack_wait=60.0, max_deliver=-1, max_ack_pending=1024),
+                               ack_wait=60.0, max_deliver=-1, max_ack_pending=4096),
             )
         for i in range(self.workers):
             self._tasks.append(asyncio.create_task(self._run(), name=f"detection-{i}"))
@@ -123,66 +160,170 @@ class DetectionWorker:
                 await t
             except (asyncio.CancelledError, Exception):
                 pass
+        for sub in self._subs:
+            # Fetched-but-unread messages would make nc.drain() wait its full timeout.
+            try:
+                await sub.unsubscribe()
+            except Exception:
+                pass
+        self._subs.clear()
         await self._save_state(force=True)
 
     async def _run(self) -> None:
+        """Fetch the next lot while the current one is evaluated (a queue of one lot ahead)."""
+        lots: asyncio.Queue = asyncio.Queue(maxsize=1)
+        fetcher = asyncio.create_task(self._fetch_into(lots))
+        try:
+            while not self._stop.is_set():
+                msgs = await lots.get()
+                try:
+                    await self._handle_lot(msgs)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # never let one lot stop the worker; its messages are redelivered
+                    log.exception("detection worker: unexpected error")
+        finally:
+            fetcher.cancel()
+            try:
+                await fetcher
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _fetch_into(self, lots: asyncio.Queue) -> None:
         sub = None
         while not self._stop.is_set():
             try:
                 if sub is None:
                     sub = await self.rt.js.pull_subscribe_bind(DURABLE, stream=INGEST.name)
+                    self._subs.append(sub)
                 try:
-                    msgs = await sub.fetch(self.batch, timeout=1.0)
+                    msgs = await sub.fetch(self.fetch, timeout=1.0)
                 except asyncio.TimeoutError:
                     continue
-                for msg in msgs:
-                    await self._handle(msg)
+                if msgs:
+                    await lots.put(msgs)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("detection worker: unexpected error; retrying")
+                log.exception("detection worker: fetch failed; retrying")
                 sub = None
                 await asyncio.sleep(0.5)
 
-    async def _handle(self, msg) -> None:
-        seq = msg.metadata.sequence.stream
-        try:
-            table = ipc_to_table(msg.data)
-            await self.process(table, seed=f"ingest:{seq}")
-        except Exception as exc:
-            if msg.metadata.num_delivered >= 5:
-                from otasuke.events.deadletter import dead_letter
-
-                log.error("detection: giving up on INGEST seq %s: %s", seq, exc)
-                await dead_letter(self.rt.js, msg, DURABLE, f"{type(exc).__name__}: {exc}")
-                await msg.ack()
-                return
-            log.warning("detection: INGEST seq %s failed (delivery %s): %s", seq, msg.metadata.num_delivered, exc)
-            await msg.nak(delay=1.0)
+    async def _handle_lot(self, msgs: list) -> None:
+        batches: list[_Batch] = []
+        for msg in msgs:
+            try:
+                batches.append(_decode(msg))
+            except Exception as exc:
+                await self._failed(msg, exc)
+        if not batches:
             return
-        await msg.ack()
+        async with self._lock:
+            try:
+                per_batch = await asyncio.to_thread(self._evaluate, [b.table for b in batches])
+            except Exception as exc:
+                if len(batches) == 1:
+                    await self._failed(batches[0].msg, exc)
+                    return
+                # Find the batch the engine chokes on: evaluate each alone.
+                per_batch = []
+                for b in batches:
+                    try:
+                        per_batch.append(await asyncio.to_thread(self._evaluate, [b.table]))
+                    except Exception as exc:
+                        await self._failed(b.msg, exc)
+                        per_batch.append(None)
+                per_batch = [p[0] if p is not None else None for p in per_batch]
+            fired_per_batch = []
+            for b, matches in zip(batches, per_batch):
+                fired_per_batch.append(self._correlate(b, matches) if matches is not None else [])
+        # Per batch: allow-list, grouping, learning → detections; then record them.
+        prepared: list[tuple[_Batch, list[alert_series.Detection]]] = []
+        allowlists: dict[str, list[Entry]] = {}
+        for b, matches, fired in zip(batches, per_batch, fired_per_batch):
+            if matches is None:
+                continue
+            try:
+                dets = await self._prepare(b, matches, fired, allowlists)
+            except Exception as exc:
+                await self._failed(b.msg, exc)
+                continue
+            prepared.append((b, dets))
+            self.batches += 1
+            self.events += b.table.num_rows
+        failed = await self._record_all(prepared)
+        for b, _ in prepared:
+            if b.seq in failed:
+                await self._failed(b.msg, failed[b.seq])
+            else:
+                await b.msg.ack()
+        await self._save_state()
+
+    async def _failed(self, msg, exc: BaseException) -> None:
+        seq = msg.metadata.sequence.stream
+        if msg.metadata.num_delivered >= MAX_DELIVER:
+            from otasuke.events.deadletter import dead_letter
+
+            log.error("detection: giving up on INGEST seq %s: %s", seq, exc)
+            await dead_letter(self.rt.js, msg, DURABLE, f"{type(exc).__name__}: {exc}")
+            await msg.ack()
+            return
+        log.warning("detection: INGEST seq %s failed (delivery %s): %s", seq, msg.metadata.num_delivered, exc)
+        await msg.nak(delay=1.0)
+
+    # -- evaluation (in a thread) -----------------------------------------------------
+    def _evaluate(self, tables: list[pa.Table]) -> list[list[Match]]:
+        """One engine call over the concatenated tables; matches split back per table (rows local)."""
+        if len(tables) == 1:
+            return [self.engine.evaluate(tables[0])]
+        big = pa.concat_tables([t.replace_schema_metadata(None) for t in tables], promote_options="default")
+        matches = self.engine.evaluate(big)
+        offsets = np.cumsum([0] + [t.num_rows for t in tables]).tolist()
+        rows = [m.row for m in matches]  # ordered by row
+        out = []
+        for i in range(len(tables)):
+            lo, hi = bisect_left(rows, offsets[i]), bisect_left(rows, offsets[i + 1])
+            base = offsets[i]
+            out.append([Match(m.rule_id, m.row - base, m.rule) for m in matches[lo:hi]])
+        return out
+
+    def _correlate(self, b: _Batch, matches: list[Match]) -> list:
+        """Feed the correlation windows of the batch's company with only the rows that matter."""
+        relevant = [m for m in matches if m.rule_id in self._correlated]
+        if not relevant:
+            return []
+        key = f"{b.tenant.partner_id}/{b.tenant.company_id}"
+        corr = self._correlators.get(key)
+        if corr is None:
+            corr = self._correlators[key] = Correlator(self.rules.correlations, self._saved_windows.pop(key, None))
+        rows = sorted({m.row for m in relevant})
+        local = {r: i for i, r in enumerate(rows)}
+        sub = b.table.take(pa.array(rows, pa.int64()))
+        fired = corr.feed([Match(m.rule_id, local[m.row], m.rule) for m in relevant], sub, TS)
+        return [replace(c, rows=tuple(rows[i] for i in c.rows)) for c in fired]
 
     # -- one batch ----------------------------------------------------------------
-    async def process(self, table: pa.Table, *, seed: str) -> int:
-        """Detect over one normalised batch; returns how many alert events were appended."""
-        meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
-        tenant = Tenant(meta["partner_id"], meta["company_id"])
-        device_id, kind = meta["device_id"], meta.get("kind", "edr")
-        async with self._lock:
-            matches = await asyncio.to_thread(self.engine.evaluate, table)
-            fired = self.engine.correlate(matches, table, time_column=TS) if self.rules.correlations and matches else []
-        self.batches += 1
-        self.events += table.num_rows
+    async def _prepare(self, b: _Batch, matches: list[Match], fired: list,
+                       allowlists: dict[str, list[Entry]]) -> list[alert_series.Detection]:
+        table, tenant, device_id, kind = b.table, b.tenant, b.device_id, b.kind
         dev = await self._device(tenant, device_id)
-        ts_col = table.column(TS).to_pylist() if TS in table.column_names else [datetime.now(UTC)] * table.num_rows
-        learning_rows = [i for i, ts in enumerate(ts_col) if dev.learning(ts)]
-        if learning_rows and kind == "edr":
-            await self._learn(tenant, device_id, table, learning_rows, seed)
+        learning = _learning_mask(dev, table)
+        learning_rows = np.flatnonzero(learning)
+        if len(learning_rows) and kind == "edr":
+            await self._learn(tenant, device_id, table, learning_rows, b.seed)
         if not matches and not fired:
-            await self._save_state()
-            return 0
-        host_col = table.column(HOST).to_pylist() if HOST in table.column_names else [device_id] * table.num_rows
-        entries = await self._allowlist(tenant.company_id)
+            return []
+        # Only the rows that matched are ever turned into Python values.
+        wanted = sorted({m.row for m in matches} | {r for c in fired for r in c.rows})
+        idx = pa.array(wanted, pa.int64())
+        ts_vals = (table.column(TS).take(idx).to_pylist() if TS in table.column_names
+                   else [datetime.now(UTC)] * len(wanted))
+        host_vals = table.column(HOST).take(idx).to_pylist() if HOST in table.column_names else [None] * len(wanted)
+        ts_of = dict(zip(wanted, ts_vals))
+        host_of = {r: str(h or device_id) for r, h in zip(wanted, host_vals)}
+        if tenant.company_id not in allowlists:
+            allowlists[tenant.company_id] = await self._allowlist(tenant.company_id)
+        entries = allowlists[tenant.company_id]
         rows_cache: dict[int, dict[str, Any]] = {}
 
         def row(i: int) -> dict[str, Any]:
@@ -192,32 +333,50 @@ class DetectionWorker:
 
         groups: dict[tuple[str, str], _Group] = {}
         for m in matches:
-            if entries and first_match(entries, row(m.row), m.rule_id, ts_col[m.row]):
+            if entries and first_match(entries, row(m.row), m.rule_id, ts_of[m.row]):
                 continue
-            host = str(host_col[m.row] or device_id)
+            host = host_of[m.row]
             g = groups.get((m.rule_id, host))
             if g is None:
                 g = groups[(m.rule_id, host)] = _Group(m.rule, host)
             g.rows.append(m.row)
-            ts = ts_col[m.row]
+            ts = ts_of[m.row]
             g.first = ts if g.first is None or ts < g.first else g.first
             g.last = ts if g.last is None or ts > g.last else g.last
         for c in fired:
-            host = str(c.group.get(HOST) or (host_col[c.rows[0]] if c.rows else device_id))
-            groups[(c.rule_id, host)] = _Group(c.rule, host, list(c.rows), c.first_seen, c.last_seen)
-            groups[(c.rule_id, host)].count = c.count  # type: ignore[attr-defined]
-        appended = 0
+            host = str(c.group.get(HOST) or (host_of[c.rows[0]] if c.rows else device_id))
+            groups[(c.rule_id, host)] = _Group(c.rule, host, list(c.rows), c.first_seen, c.last_seen, c.count)
         learning_only = len(learning_rows) == table.num_rows
         base = await self._baseline(device_id, dev) if kind == "edr" and not learning_only else None
-        for (rule_id, host), g in groups.items():
-            det = self._detection(tenant, device_id, kind, g, ts_col, row, dev, base)
-            if await self._record(tenant, det, seed):
-                appended += 1
-        self.alert_events += appended
-        await self._save_state()
-        return appended
+        return [self._detection(tenant, device_id, kind, g, row, dev, base) for g in groups.values()]
 
-    def _detection(self, tenant, device_id, kind, g: _Group, ts_col, row, dev, base) -> alert_series.Detection:
+    async def _record_all(self, prepared: list[tuple[_Batch, list[alert_series.Detection]]]) -> dict[int, BaseException]:
+        """Append every detection; series of different groups concurrently, each series in batch order.
+
+        Returns the batches (by sequence) whose detections could not all be recorded.
+        """
+        by_key: dict[str, list[tuple[_Batch, alert_series.Detection]]] = {}
+        for b, dets in prepared:
+            for det in dets:
+                by_key.setdefault(det.key, []).append((b, det))
+        failed: dict[int, BaseException] = {}
+
+        async def series(items: list[tuple[_Batch, alert_series.Detection]]) -> None:
+            for b, det in items:
+                if b.seq in failed:
+                    continue
+                try:
+                    if await self._record(b.tenant, det, b.seed, b.batch_id):
+                        self.alert_events += 1
+                        if b.received_at is not None:
+                            self.latencies.append(time.time() - b.received_at)
+                except Exception as exc:
+                    failed[b.seq] = exc
+
+        await asyncio.gather(*(series(items) for items in by_key.values()))
+        return failed
+
+    def _detection(self, tenant, device_id, kind, g: _Group, row, dev, base) -> alert_series.Detection:
         meta = g.rule
         first_row = row(g.rows[0]) if g.rows else {}
         cat_key = rule_pack.category_of(meta, self._compiled.get(meta.id), first_row.get(CATEGORY), kind)
@@ -231,7 +390,7 @@ class DetectionWorker:
             verdict = "rare" if "rare" in verdicts else ("known" if verdicts == {"known"} else None)
             severity = shift_severity(level, {"known": -1, "rare": 1}.get(verdict, 0))
         evidence = [_evidence(row(i)) for i in g.rows[:EVIDENCE_ROWS]]
-        count = getattr(g, "count", None) or len(g.rows) or 1
+        count = g.count or len(g.rows) or 1
         return alert_series.Detection(
             key=alert_series.group_key(tenant.company_id, meta.id, g.host), rule_id=meta.id, rule_title=meta.title,
             category=cat.key, severity=severity, device_id=device_id, host=g.host, kind=kind,
@@ -240,7 +399,7 @@ class DetectionWorker:
             action_ja=cat.action_ja, in_learning_period=learning, rule_severity=level, baseline=verdict,
         )
 
-    async def _record(self, tenant: Tenant, det: alert_series.Detection, seed: str) -> bool:
+    async def _record(self, tenant: Tenant, det: alert_series.Detection, seed: str, batch_id: str | None) -> bool:
         ref = AggregateRef("telemetry", tenant, alert_series.AGGREGATE_TYPE, det.key)
         event_id = derived_id(f"{seed}:{det.key}")
         cached = self._series.get(det.key)
@@ -254,7 +413,8 @@ class DetectionWorker:
                 return False
             try:
                 recs = await self.rt.store.append(ref, payloads, expected_seq=version,
-                                                  meta=EventMeta(actor="detection"), event_ids=[event_id])
+                                                  meta=EventMeta(actor="detection", correlation_id=batch_id, causation_id=seed),
+                                                  event_ids=[event_id])
             except ConcurrencyConflict:
                 async for rec in self.rt.store.read(TELEMETRY.name, ref.subject, start_seq=version + 1):
                     state = alert_series.SERIES.evolve(state, rec.envelope)
@@ -268,7 +428,7 @@ class DetectionWorker:
         raise ConcurrencyConflict(ref.subject, version, "too many concurrent writers")
 
     # -- learning --------------------------------------------------------------------
-    async def _learn(self, tenant: Tenant, device_id: str, table: pa.Table, rows: list[int], seed: str) -> None:
+    async def _learn(self, tenant: Tenant, device_id: str, table: pa.Table, rows: np.ndarray, seed: str) -> None:
         if "EventID" not in table.column_names:
             return
         wanted = [c for c in ("EventID", "Image", "ParentImage", "CommandLine", "NewProcessName", "ParentProcessName")
@@ -321,13 +481,14 @@ class DetectionWorker:
         ]
 
     async def _save_state(self, force: bool = False) -> None:
-        if self.engine is None or not self.rules.correlations:
+        if self.engine is None or not self.rules.correlations or not self._correlators:
             return
         now = time.monotonic()
         if not force and now - self._state_saved < 1.0:
             return
         self._state_saved = now
-        state = msgspec.json.encode(self.engine.correlation_state()).decode()
+        companies = {**self._saved_windows, **{k: c.export() for k, c in self._correlators.items()}}
+        state = msgspec.json.encode({"version": STATE_VERSION, "companies": companies}).decode()
         await self.rt.pool.execute(
             """INSERT INTO detection_state (name, state) VALUES ($1, $2)
                ON CONFLICT (name) DO UPDATE SET state=$2, updated_at=now()""",
@@ -346,3 +507,30 @@ def _evidence(row: dict[str, Any]) -> dict[str, Any]:
             v = v[:500] + "…"
         out[k] = v
     return out
+
+
+def _decode(msg) -> _Batch:
+    return _batch_of(msg, msg.metadata.sequence.stream, ipc_to_table(msg.data))
+
+
+def _batch_of(msg, seq: int, table: pa.Table) -> _Batch:
+    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    received = meta.get(META_RECEIVED_AT)
+    return _Batch(
+        msg=msg, seq=seq, table=table, tenant=Tenant(meta["partner_id"], meta["company_id"]),
+        device_id=meta["device_id"], kind=meta.get("kind", "edr"), batch_id=meta.get("batch_id") or f"seq-{seq}",
+        received_at=float(received) if received else None,
+    )
+
+
+def _learning_mask(dev: device_domain.DeviceState, table: pa.Table) -> np.ndarray:
+    """Rows whose event time falls in the device's learning period (``DeviceState.learning``, vectorised)."""
+    n = table.num_rows
+    lu = dev.learning_until
+    if lu is None or (dev.registered_at is not None and lu <= dev.registered_at):
+        return np.zeros(n, dtype=bool)
+    if TS not in table.column_names:
+        return np.full(n, dev.learning(datetime.now(UTC)), dtype=bool)
+    ts = table.column(TS)
+    below = pc.less(ts, pa.scalar(lu, ts.type))
+    return np.asarray(pc.fill_null(below, False).to_numpy(zero_copy_only=False), dtype=bool)

@@ -103,7 +103,8 @@ class Ingestor:
         table = arrow_batches.records_to_table(
             batch.records,
             {"partner_id": ctx.partner_id, "company_id": ctx.company_id, "device_id": ctx.device_id,
-             "source": source, "kind": batch.kind, "batch_id": bid},
+             "source": source, "kind": batch.kind, "batch_id": bid,
+             arrow_batches.META_RECEIVED_AT: repr(received.timestamp())},
         )
         chunks = arrow_batches.split_for_payload(table, self.max_bytes)
         await asyncio.to_thread(
@@ -113,9 +114,11 @@ class Ingestor:
         )
         subject = arrow_subject(ctx.partner_id, ctx.company_id, source, ctx.device_id)
         duplicate = True
+        # Scoped to the device: two devices (or tenants) sending identical bodies are two batches.
+        # Distinct from the raw message id a device may have used on the same stream.
+        scope = f"arrow-{ctx.partner_id}.{ctx.company_id}.{ctx.device_id}.{bid}"
         for i, chunk in enumerate(chunks):
-            # Distinct from the raw message id a device may have used on the same stream.
-            msg_id = f"arrow-{bid}" if len(chunks) == 1 else f"arrow-{bid}-{i}"
+            msg_id = scope if len(chunks) == 1 else f"{scope}-{i}"
             ack = await self.rt.js.publish(
                 subject, chunk, stream=INGEST.name,
                 headers={"Nats-Msg-Id": msg_id, H_BATCH: bid}, timeout=10,
@@ -159,7 +162,7 @@ class Ingestor:
         ref = AggregateRef("telemetry", Tenant(ctx.partner_id, ctx.company_id), device_domain.AGGREGATE_TYPE, ctx.device_id)
         payload = IngestRejected(device_id=ctx.device_id, batch_id=batch_id, source=source, reason=str(exc),
                                  line=exc.line, field=exc.field)
-        env_ = make_envelope(ref, payload, EventMeta(actor=ctx.device_id), event_id=derived_id(f"rejected:{batch_id}"))
+        env_ = make_envelope(ref, payload, EventMeta(actor=ctx.device_id), event_id=derived_id(f"rejected:{ctx.device_id}:{batch_id}"))
         try:
             await self.rt.store.publish(ref.subject, ref.stream.name, env_)
         except Exception:  # the rejection itself is already answered to the device
