@@ -11,23 +11,25 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..domain.normalisers import TS
+from ..domain.normalisers import TS, NormalisedBatch, as_text
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 META_RECEIVED_AT = "received_at"  # epoch seconds when ingest accepted the batch (alert latency is measured from it)
 _IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        import msgspec
-
-        return msgspec.json.encode(value).decode()
-    return str(value)
+def _text_column(values: list[Any]) -> pa.Array:
+    """A nullable UTF-8 column; Arrow converts plain str/int/bool columns itself, the rest per value."""
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        arr = None
+    if arr is not None:
+        if pa.types.is_string(arr.type) or pa.types.is_null(arr.type):
+            return arr.cast(pa.string())
+        if pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type):
+            return arr.cast(pa.string())  # the same spelling as str(int), "true"/"false"
+    return pa.array([as_text(v) for v in values], type=pa.string())
 
 
 def records_to_table(records: list[dict[str, Any]], metadata: dict[str, str] | None = None) -> pa.Table:
@@ -36,11 +38,16 @@ def records_to_table(records: list[dict[str, Any]], metadata: dict[str, str] | N
         keys.update(dict.fromkeys(rec))
     columns = {}
     for key in keys:
-        if key == TS:
-            columns[key] = pa.array([r.get(TS) for r in records], type=TS_TYPE)
-        else:
-            columns[key] = pa.array([_text(r.get(key)) for r in records], type=pa.string())
+        values = [r.get(key) for r in records]
+        columns[key] = pa.array(values, type=TS_TYPE) if key == TS else _text_column(values)
     table = pa.table(columns)
+    return table.replace_schema_metadata(metadata) if metadata else table
+
+
+def batch_to_table(batch: NormalisedBatch, metadata: dict[str, str] | None = None) -> pa.Table:
+    if batch.columns is None:
+        return records_to_table(batch.records, metadata)
+    table = pa.table(batch.columns)
     return table.replace_schema_metadata(metadata) if metadata else table
 
 

@@ -14,6 +14,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -46,12 +47,12 @@ def write_batch(
     n = len(lines)
     table = pa.table(
         {
-            "batch_id": pa.array([batch_id] * n, pa.string()),
-            "line": pa.array(range(1, n + 1), pa.int32()),
-            "device_id": pa.array([device_id] * n, pa.string()),
-            "source": pa.array([source] * n, pa.string()),
-            "received_at": pa.array([received_at] * n, SCHEMA.field("received_at").type),
-            "raw": pa.array([ln.decode("utf-8", "replace") for ln in lines], pa.string()),
+            "batch_id": pa.repeat(pa.scalar(batch_id, pa.string()), n),
+            "line": pa.array(np.arange(1, n + 1, dtype=np.int32)),
+            "device_id": pa.repeat(pa.scalar(device_id, pa.string()), n),
+            "source": pa.repeat(pa.scalar(source, pa.string()), n),
+            "received_at": pa.repeat(pa.scalar(received_at, SCHEMA.field("received_at").type), n),
+            "raw": _text(lines),
         },
         schema=SCHEMA,
     )
@@ -59,6 +60,13 @@ def write_batch(
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
     return path
+
+
+def _text(lines: list[bytes]) -> pa.Array:
+    try:
+        return pa.array(lines, pa.binary()).cast(pa.string())  # validates UTF-8 without a Python loop
+    except pa.ArrowInvalid:
+        return pa.array([ln.decode("utf-8", "replace") for ln in lines], pa.string())
 
 
 def read_archive(data_dir: Path, partner_id: str, company_id: str | None = None) -> pa.Table:

@@ -99,9 +99,9 @@ class Ingestor:
             await self._record_rejection(ctx, source, bid, exc)
             raise
         received = datetime.now(UTC)
-        await self._ensure_device(ctx, batch.kind, batch.records[0].get("otasuke_host") or ctx.device_id)
-        table = arrow_batches.records_to_table(
-            batch.records,
+        await self._ensure_device(ctx, batch.kind, batch.first_host or ctx.device_id)
+        table = arrow_batches.batch_to_table(
+            batch,
             {"partner_id": ctx.partner_id, "company_id": ctx.company_id, "device_id": ctx.device_id,
              "source": source, "kind": batch.kind, "batch_id": bid,
              arrow_batches.META_RECEIVED_AT: repr(received.timestamp())},
@@ -125,8 +125,8 @@ class Ingestor:
             )
             duplicate = duplicate and bool(ack.duplicate)
         if not duplicate:
-            await self._check_in(ctx, source, received, len(batch.records))
-        return IngestResult(batch_id=bid, device_id=ctx.device_id, source=source, events=len(batch.records),
+            await self._check_in(ctx, source, received, batch.size)
+        return IngestResult(batch_id=bid, device_id=ctx.device_id, source=source, events=batch.size,
                             duplicate=duplicate, messages=len(chunks))
 
     async def _ensure_device(self, ctx: DeviceContext, kind: str, hostname: str) -> None:
