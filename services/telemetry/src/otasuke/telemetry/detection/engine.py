@@ -220,12 +220,16 @@ class Engine:
         todo = set(self._always)
         for key in batch.truth & self._by_key.keys():
             todo.update(self._by_key[key])
+        # A rule is looked at only if its condition can hold given which comparisons held
+        # somewhere in the batch (rows aside): cheap, and it drops most remaining rules.
+        possible: dict[Node, bool] = {}
+        todo = [i for i in sorted(todo) if batch.possible(self._plans[i].rule.predicate, possible)]
         partitions: dict[LogsourceFilter, np.ndarray | None] = {}
         candidates: dict[Node, np.ndarray | None] = {}
         contexts: dict[Any, _Subset] = {}
         out: list[Match] = []
         n = batch.view.num_rows
-        for i in sorted(todo):
+        for i in todo:
             rule = self._plans[i].rule
             if rule.source not in partitions:
                 partitions[rule.source] = batch.partition(rule.source)
@@ -341,6 +345,25 @@ class _Batch:
             self._kw_rows[lit] = arrays[0] if len(arrays) == 1 else np.unique(np.concatenate(arrays))
             self.truth.add(("kw", None, lit))
 
+    def possible(self, node: Node, cache: dict) -> bool:
+        """False when the node is false on every row, judging by the scans alone."""
+        res = cache.get(node)
+        if res is not None:
+            return res
+        if isinstance(node, Leaf):
+            req = leaf_required(node)
+            res = req is None or not req.isdisjoint(self.truth)
+        elif node[0] == "and":
+            res = all(self.possible(c, cache) for c in node[1])
+        elif node[0] == "or":
+            res = any(self.possible(c, cache) for c in node[1])
+        elif node[0] == "const":
+            res = node[1]
+        else:
+            res = True
+        cache[node] = res
+        return res
+
     # -- row sets ----------------------------------------------------------------------
 
     def partition(self, source: LogsourceFilter) -> np.ndarray | None:
@@ -380,7 +403,9 @@ class _Batch:
             e = e[at_start[lo:hi]]
         elif mode == "suffix":
             e = e[at_end[lo:hi]]
-        return np.unique(e)
+        if len(e) > 1:  # sorted: drop repeats (one value holding the literal twice)
+            e = e[np.concatenate(([True], e[1:] != e[:-1]))]
+        return e
 
     def leaf_rows(self, leaf: Leaf, key: tuple) -> np.ndarray:
         rows = self._rows.get(leaf)

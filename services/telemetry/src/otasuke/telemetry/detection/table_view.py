@@ -15,9 +15,10 @@ import pyarrow.compute as pc
 
 EMPTY = np.empty(0, dtype=np.int64)
 
-# Values longer than this on average are nearly always unique (rendered messages, script
-# blocks): dictionary-encoding them would cost more than it saves.
-LONG_VALUES = 384
+# A field is read as is (not dictionary-encoded) when its values are long and mostly
+# distinct (rendered messages, script blocks): encoding would cost more than it saves.
+LONG_VALUES = 256
+SAMPLE = 256
 
 
 class Field:
@@ -26,9 +27,7 @@ class Field:
     __slots__ = ("values", "codes", "n_entries", "raw", "_lowered", "_order", "_bounds", "_eq")
 
     def __init__(self, column: pa.Array, num_rows: int):
-        non_null = num_rows - column.null_count
-        avg = (len(column.buffers()[2] or b"") / non_null) if non_null else 0
-        self.raw = avg > LONG_VALUES
+        self.raw = _mostly_unique(column, num_rows)
         if self.raw:
             self.values = column
             # Entries are rows; a null row points at the null entry.
@@ -101,13 +100,24 @@ class Field:
         return self._eq.get(value, EMPTY)
 
 
+def _mostly_unique(column: pa.Array, num_rows: int) -> bool:
+    non_null = num_rows - column.null_count
+    if non_null < SAMPLE:
+        return False
+    data, offsets = Field.raw_data(column)
+    if data is None or len(data) / non_null < LONG_VALUES:
+        return False
+    sample = column.take(pa.array(np.linspace(0, num_rows - 1, SAMPLE * 4).astype(np.int64))).drop_null()
+    return len(sample) > 0 and pc.count_distinct(sample).as_py() > 0.5 * len(sample)
+
+
 class TableView:
     def __init__(self, table: pa.Table):
         self.table = table
         self.num_rows = table.num_rows
-        self._names: dict[str, list[str]] = {}
-        for name in table.column_names:
-            self._names.setdefault(name.lower(), []).append(name)
+        self._names: dict[str, list[int]] = {}
+        for i, name in enumerate(table.column_names):
+            self._names.setdefault(name.lower(), []).append(i)
         self._original: dict[str, pa.Array | None] = {}
         self._fields: dict[str, Field | None] = {}
 
@@ -119,9 +129,9 @@ class TableView:
         if field in self._original:
             return self._original[field]
         arr = None
-        for name in self._names.get(field, ()):
-            col = self.table.column(name)
-            col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        for i in self._names.get(field, ()):
+            col = self.table.column(i)
+            col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
             if not pa.types.is_string(col.type):
                 col = pc.cast(col, pa.string())
             # Two columns differing only in case (ProcessId/ProcessID) are one field, as a
