@@ -31,6 +31,9 @@ def _start(data_dir: Path, ports: dict[str, int]):
     env["OTASUKE_DATA_DIR"] = str(data_dir)
     for name, port in ports.items():
         env[f"OTASUKE_{name.upper()}_PORT"] = str(port)
+    # The help desk's Rasa server and action server, on free ports too.
+    env["OTASUKE_RASA_PORT"] = str(free_port())
+    env["OTASUKE_RASA_ACTIONS_PORT"] = str(free_port())
     return subprocess.Popen([sys.executable, "-c", "from otasuke.platform.cli import main; main()", "run"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 

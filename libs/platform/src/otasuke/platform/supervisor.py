@@ -106,16 +106,17 @@ class Stack:
         self.children.append(child)
         return child
 
-    def wait_ready(self, timeout: float = 60.0) -> list[str]:
-        failed = []
+    def wait_listening(self, timeout: float = 300.0) -> None:
+        """Report each process as it starts listening (Rasa takes a while to load its model)."""
         for child in self.children:
-            if child.port is None:
+            if child.port is None or self.stopping:
                 continue
             try:
                 wait_for_port(self.settings.host, child.port, timeout, child.proc)
+                console.print(f"[green]listening[/]: {child.name}")
             except (TimeoutError, RuntimeError) as exc:
-                failed.append(f"{child.name}: {exc} (see {self.settings.data_dir / (child.name + '.log')})")
-        return failed
+                log = self.settings.data_dir / f"{child.name}.log"
+                console.print(f"[red]not listening[/]: {child.name}: {exc} (see {log})")
 
     def print_table(self, token_path: Path) -> None:
         s = self.settings
@@ -130,7 +131,6 @@ class Stack:
         table.add_row("operator token", str(token_path))
         table.add_row("data and logs", str(s.data_dir))
         console.print(table)
-        console.print("Press Ctrl-C to stop everything.")
 
     def supervise(self) -> None:
         """Restart a crashed service (with back-off) until asked to stop."""
@@ -184,10 +184,9 @@ def run(settings: Settings | None = None, services: list[str] | None = None) -> 
         stack.start_servers()
         token_path = stack.write_operator_token()
         stack.start_services()
-        failed = stack.wait_ready()
         stack.print_table(token_path)
-        for line in failed:
-            console.print(f"[red]not listening: {line}[/]")
+        stack.wait_listening()
+        console.print("Press Ctrl-C to stop everything.")
         stack.supervise()
     except KeyboardInterrupt:
         pass
