@@ -62,8 +62,9 @@ async def test_asking_for_a_person_opens_a_ticket_silences_the_bot_and_the_opera
     user = await linked_user(desk, line_platform, auth_headers)
 
     handed = await say(desk, line_platform, user, "担当者と話したい")
-    assert "担当者" in text_of(handed)
-    assert "自動応答は停止します" in text_of(handed)
+    # The bot's own hand-over words, then once (not twice) that a person answers from now on.
+    assert len(handed) == 2 and "担当者" in handed[0]["text"]
+    assert handed[1]["text"] == "ここから先は担当者がこのチャットでお返事します（自動応答は停止します）。"
     op = auth_headers("operator", partner_id=PARTNER)
     [ticket] = (await desk.client.get("/api/v1/tickets", headers=op)).json()
     assert ticket["company_id"] == "gifu-seiki" and ticket["source"] == "user_request"
@@ -120,6 +121,18 @@ async def test_an_unlinked_line_user_is_asked_for_the_link_code_not_given_data(d
         answer = await say(desk, line_platform, stranger, question)
         assert "連携コード" in text_of(answer), (question, text_of(answer))
         assert "EDR" not in text_of(answer) and "点" not in text_of(answer)
+
+    # The offered 担当者と話す button works from LINE too, and the operator sees what was tapped.
+    [data] = [i["action"]["data"] for m in answer for i in (m.get("quickReply") or {}).get("items", [])
+              if i["action"]["label"] == "担当者と話す"]
+    token = uuid.uuid4().hex
+    await post_line(desk.client, line_event(stranger, postback=data, reply_token=token))
+    assert "自動応答は停止します" in text_of(
+        [m for r in line_platform.sent("reply") if r["body"]["replyToken"] == token for m in r["body"]["messages"]])
+    [ticket] = (await desk.client.get("/api/v1/tickets", headers=op)).json()
+    detail = (await desk.client.get(f"/api/v1/tickets/{ticket['ticket_id']}", headers=op)).json()
+    assert "担当者と話す" in [m["text"] for m in detail["transcript"] if m["sender"] == "customer"]
+    await desk.client.post(f"/api/v1/tickets/{ticket['ticket_id']}/close", headers=op, json={"resolution": "連携方法を案内"})
 
     # A wrong code is refused politely; the right one links and then the question is answered.
     assert "連携コードが正しくない" in text_of(await say(desk, line_platform, stranger, "1234-5678"))

@@ -30,17 +30,20 @@ log = logging.getLogger(__name__)
 MAX_MESSAGES = 5  # LINE accepts at most five messages per reply or push
 
 
-def postback_data(payload: str) -> str:
+def postback_data(payload: str, title: str) -> str:
     """The postback a button sends back: our own ``alert:`` buttons as they are, the bot's
-    payloads (``/intent{...}``) marked ``bot:`` so the chat hands them to Rasa (as the web chat does)."""
-    return payload if payload.startswith(("alert:", "bot:")) else "bot:" + payload
+    payloads (``/intent{...}``) marked ``bot:`` so the chat hands them to Rasa (as the web chat
+    does), with the title after a newline so the transcript shows what the user tapped."""
+    if payload.startswith("alert:"):
+        return payload
+    return f"bot:{payload}\n{title}"[:300]
 
 
 def _quick_reply(buttons) -> QuickReply | None:
     if not buttons:
         return None
     return QuickReply(items=[
-        QuickReplyItem(action=PostbackAction(label=b.title[:20], data=postback_data(b.payload)[:300], displayText=b.title))
+        QuickReplyItem(action=PostbackAction(label=b.title[:20], data=postback_data(b.payload, b.title), displayText=b.title))
         for b in buttons[:13]
     ])
 

@@ -86,6 +86,7 @@ class ChatService:
 
         handoff_reason: str | None = None
         handoff_summary = shown or text
+        announced = False  # the bot told the user itself that a person takes over
         try:
             answer = await self._bot().respond(conv, text, metadata)
         except Exception:
@@ -100,6 +101,7 @@ class ChatService:
             if m.custom and m.custom.get("type") == "handoff":
                 handoff_reason = str(m.custom.get("reason") or "user_request")
                 handoff_summary = str(m.custom.get("summary") or handoff_summary)
+                announced = any(x.text for x in answer)
             elif m.custom and m.custom.get("type") == "apply_service":
                 replies.append(BotMessage(text=await self._apply(tenant, contact, conv, str(m.custom.get("service")))))
             elif m.custom and m.custom.get("type") == "fallback" and not m.text:
@@ -112,13 +114,16 @@ class ChatService:
             self._failures.pop(conv, None)
             await self.hand_over(tenant, conv, channel, handoff_reason, handoff_summary,
                                  alert_id=metadata.get("alert_id"))
-            replies.append(BotMessage(text=ja.HANDOFF))
+            # Say once that a person takes over; if the bot already did, only that it goes quiet.
+            replies.append(BotMessage(text=ja.BOT_STOPPED if announced else ja.HANDOFF))
         return await self._answer(conv, replies, reply_token)
 
     async def handle_postback(self, channel: str, user_id: str, data: str, label: str | None = None, *,
                               reply_token: str | None = None) -> list[BotMessage]:
         if data.startswith("bot:"):
-            return await self.handle_text(channel, user_id, data[4:], reply_token=reply_token, shown=label)
+            # LINE postbacks carry no label: the button's title rides after the payload (adapters.line).
+            payload, _, title = data[4:].partition("\n")
+            return await self.handle_text(channel, user_id, payload, reply_token=reply_token, shown=label or title or None)
         if data.startswith("alert:"):
             _, answer, alert_id = (data.split(":", 2) + ["", ""])[:3]
             return await self.answer_alert(channel, user_id, alert_id, answer, label, reply_token=reply_token)
@@ -202,7 +207,7 @@ class ChatService:
             return []
         tenant, _ = await self.tenant_of(*conv.split("-", 1))
         for m in replies:
-            await self.delivery.record(tenant, conv, sender if m.text != ja.HANDOFF else "system", m)
+            await self.delivery.record(tenant, conv, "system" if m.text in (ja.HANDOFF, ja.BOT_STOPPED) else sender, m)
         await self.delivery.send(conv, replies, sender=sender, reply_token=reply_token)
         return replies
 

@@ -24,6 +24,8 @@ STATUS_JA = {
 WEEKDAY_JA = "月火水木金土日"
 
 HANDOFF = "担当者におつなぎします。ここから先は担当者がこのチャットでお返事しますので、少しお待ちください（自動応答は停止します）。"
+BOT_STOPPED = "ここから先は担当者がこのチャットでお返事します（自動応答は停止します）。"
+"""Added when the bot itself already announced the hand-over (its words may carry first-aid advice)."""
 HANDOFF_WAITING = "担当者に伝えました。担当者からの返事をお待ちください。"
 HANDOFF_ENDED = "担当者との対応を終了しました。ご不明な点があれば、いつでもこのチャットでお尋ねください。"
 BOT_UNAVAILABLE = "申し訳ありません。ただいま自動応答がご利用いただけません。もう一度お試しください。"
