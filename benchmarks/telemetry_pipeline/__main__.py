@@ -53,6 +53,15 @@ def batch_body(n: int, offset: int) -> bytes:
     return "\n".join(lines).encode()
 
 
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of a process so far (the machine is shared: CPU time is the fair figure)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * q))]
@@ -111,6 +120,10 @@ async def main(events: int, batch: int, rate: float, detector_process: bool) -> 
     bodies = [batch_body(batch, i * batch) for i in range(max(1, events // batch))]
     sent_at: dict[str, float] = {}
     load_before = os.getloadavg()
+    pids = {"service (+ client)": "self", "NATS server": ns.proc.pid}
+    if detector is not None:
+        pids["detection process"] = detector.pid
+    cpu_before = {k: cpu_seconds(p) for k, p in pids.items()}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
         t0 = time.perf_counter()
         sem = asyncio.Semaphore(4)
@@ -133,6 +146,7 @@ async def main(events: int, batch: int, rate: float, detector_process: bool) -> 
             await asyncio.sleep(0.02)
         t_total = time.perf_counter() - t0
     load_after = os.getloadavg()
+    cpu = {k: cpu_seconds(p) - cpu_before[k] for k, p in pids.items()}
     # Each alert event names its batch (correlation_id); INGEST messages carry the batch id in a header.
     ingest_at: dict[str, float] = {}
     async for m in store.read("INGEST", "ingest.*.*.*.*.arrow", decode=False):
@@ -155,6 +169,8 @@ async def main(events: int, batch: int, rate: float, detector_process: bool) -> 
     print(f"events: {n:,} in {len(bodies)} batches of {batch:,}" + (f", offered at {rate:,.0f} events/s" if rate else ""))
     print(f"HTTP ingest:          {n / t_ingest:,.0f} events/s")
     print(f"end to end (→ alert): {n / t_total:,.0f} events/s  ({t_total:.1f} s)")
+    print("CPU seconds while measured: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+          + f" → {n / max(sum(cpu.values()), 1e-9):,.0f} events per CPU-second")
     if from_post:
         ms = lambda v: f"{v * 1000:,.0f} ms"  # noqa: E731
         print(f"alert latency over {len(from_post)} alert events from {len(alert_batches)} batches:")

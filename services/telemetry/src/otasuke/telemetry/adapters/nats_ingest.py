@@ -30,6 +30,7 @@ from otasuke.platform.auth import Role, verify_token
 
 from ..application.ingest_batch import H_BATCH, H_DEVICE_TOKEN, DeviceContext, Ingestor
 from ..domain.normalisers import BatchRejected
+from .jetstream_fetch import fetch_available
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class NatsIngest:
                 if sub is None:
                     sub = self._sub = await self.rt.js.pull_subscribe_bind(DURABLE, stream=INGEST.name)
                 try:
-                    msgs = await sub.fetch(16, timeout=1.0)
+                    msgs = await fetch_available(sub, 16)
                 except asyncio.TimeoutError:
                     continue
                 for msg in msgs:

@@ -45,6 +45,7 @@ from otasuke.events.streams import INGEST, TELEMETRY
 from otasuke.platform.settings import env
 
 from ..adapters.arrow_batches import META_RECEIVED_AT, ipc_to_table
+from ..adapters.jetstream_fetch import fetch_available
 from ..detection import Engine, Match
 from ..detection.correlation import Correlator
 from ..domain import alert_series, baseline as baseline_domain, device as device_domain
@@ -197,7 +198,7 @@ class DetectionWorker:
                     sub = await self.rt.js.pull_subscribe_bind(DURABLE, stream=INGEST.name)
                     self._subs.append(sub)
                 try:
-                    msgs = await sub.fetch(self.fetch, timeout=1.0)
+                    msgs = await fetch_available(sub, self.fetch)
                 except asyncio.TimeoutError:
                     continue
                 if msgs:

@@ -11,9 +11,9 @@ from functools import lru_cache
 from typing import Any
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from msgspec.structs import astuple
 
 from . import CATEGORY, HOST, TS, as_text, parse_time, register
 
@@ -21,10 +21,11 @@ TS_TYPE = pa.timestamp("us", tz="UTC")
 # What Arrow's cast and Python's datetime.fromisoformat read alike; anything else goes through parse_time.
 _ISO_UTC = (r"^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?"
             r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)$")
-_NO_ALERT = (None,) * 7
 
 
-class EveAlert(msgspec.Struct, kw_only=True):
+# gc=False: decoded records hold no cycles, and a batch of thousands of GC-tracked
+# objects would make the collector rescan the whole process heap.
+class EveAlert(msgspec.Struct, kw_only=True, gc=False):
     signature: str
     signature_id: int
     category: str = ""
@@ -34,18 +35,18 @@ class EveAlert(msgspec.Struct, kw_only=True):
     rev: int = 0
 
 
-class EveHttp(msgspec.Struct, kw_only=True):
+class EveHttp(msgspec.Struct, kw_only=True, gc=False):
     hostname: str = ""
     url: str = ""
     http_user_agent: str = ""
 
 
-class EveFile(msgspec.Struct, kw_only=True):
+class EveFile(msgspec.Struct, kw_only=True, gc=False):
     filename: str = ""
     sha256: str = ""
 
 
-class EveRecord(msgspec.Struct, kw_only=True):
+class EveRecord(msgspec.Struct, kw_only=True, gc=False):
     timestamp: str
     event_type: str
     src_ip: str = ""
@@ -139,18 +140,18 @@ class SuricataEve:
         """The whole batch column-wise: the same columns and values as ``normalise`` per line."""
         decode = self._decoder.decode
         recs = [decode(line) for line in lines]
-        (stamps, event_type, src, dst, src_port, dst_port, proto, app_proto,
-         alert, http, fileinfo, dns) = zip(*map(astuple, recs))
         n = len(recs)
-        event_type_a = pa.array(event_type, pa.string())
-        has_alert = pa.array([a is not None for a in alert], pa.bool_())
-        if pc.any(pc.and_(pc.equal(event_type_a, "alert"), pc.invert(has_alert))).as_py():
+        event_type = pa.array([r.event_type for r in recs], pa.string())
+        alert_rows = [i for i, r in enumerate(recs) if r.alert is not None]
+        expected = pc.sum(pc.equal(event_type, "alert")).as_py() or 0
+        if expected and expected > sum(1 for i in alert_rows if recs[i].event_type == "alert"):
             return None  # an alert without its `alert` object: the per-line path words the refusal
-        stamps_a = pa.array(stamps, pa.string())
-        if pc.all(pc.match_substring_regex(stamps_a, _ISO_UTC)).as_py():
-            ts = pc.cast(stamps_a, TS_TYPE)
+        stamps = pa.array([r.timestamp for r in recs], pa.string())
+        if pc.all(pc.match_substring_regex(stamps, _ISO_UTC)).as_py():
+            ts = pc.cast(stamps, TS_TYPE)
         else:
-            ts = pa.array([parse_time(v, "timestamp") for v in stamps], TS_TYPE)
+            ts = pa.array([parse_time(r.timestamp, "timestamp") for r in recs], TS_TYPE)
+        src, dst = [r.src_ip for r in recs], [r.dest_ip for r in recs]
         src_a, dst_a = pa.array(src, pa.string()), pa.array(dst, pa.string())
         private = pa.array([ip for ip in set(src) | set(dst) if ip and is_internal(ip)], pa.string())
         # internal_host(): the private address, source first; else whichever is given.
@@ -158,35 +159,52 @@ class SuricataEve:
                           pc.if_else(pc.is_in(dst_a, value_set=private), dst_a,
                                      pc.if_else(pc.not_equal(src_a, ""), src_a, dst_a)))
         cols: dict[str, pa.Array] = {
-            TS: ts, "event_type": event_type_a, "src_ip": src_a,
-            "src_port": pa.array(src_port, pa.int64()).cast(pa.string()), "dst_ip": dst_a,
-            "dst_port": pa.array(dst_port, pa.int64()).cast(pa.string()),
-            "proto": pa.array(proto, pa.string()), "app_proto": pa.array(app_proto, pa.string()),
+            TS: ts, "event_type": event_type, "src_ip": src_a,
+            "src_port": pa.array([r.src_port for r in recs], pa.int64()).cast(pa.string()), "dst_ip": dst_a,
+            "dst_port": pa.array([r.dest_port for r in recs], pa.int64()).cast(pa.string()),
+            "proto": pa.array([r.proto for r in recs], pa.string()),
+            "app_proto": pa.array([r.app_proto for r in recs], pa.string()),
             HOST: host, CATEGORY: pa.nulls(n, pa.string()),
         }
-        if pc.any(has_alert).as_py():
-            sig, sig_id, vcat, sev, action, _gid, _rev = zip(*[_NO_ALERT if a is None else astuple(a) for a in alert])
-            sig_a, vcat_a = pa.array(sig, pa.string()), pa.array(vcat, pa.string())
-            keys = pc.binary_join_element_wise(sig_a, vcat_a, " | ").dictionary_encode()
+        if alert_rows:
+            spread = _spreader(alert_rows, n)
+            alerts = [recs[i].alert for i in alert_rows]
+            sig = pa.array([a.signature for a in alerts], pa.string())
+            vcat = pa.array([a.category for a in alerts], pa.string())
+            keys = pc.binary_join_element_wise(sig, vcat, " | ").dictionary_encode()
             names = pa.array([utm_category(k) for k in keys.dictionary.to_pylist()], pa.string())
-            cols[CATEGORY] = pc.take(names, keys.indices)
-            cols.update(signature=sig_a, signature_id=pa.array(sig_id, pa.int64()).cast(pa.string()),
-                        vendor_category=vcat_a, vendor_severity=pa.array(sev, pa.int64()).cast(pa.string()),
-                        action=pa.array(action, pa.string()))
-        if http.count(None) != n:
+            cols[CATEGORY] = spread(pc.take(names, keys.indices))
             cols.update(
-                url=pa.array([None if h is None else h.url for h in http], pa.string()),
-                url_host=pa.array([None if h is None else h.hostname for h in http], pa.string()),
-                user_agent=pa.array([None if h is None else h.http_user_agent for h in http], pa.string()),
+                signature=spread(sig),
+                signature_id=spread(pa.array([a.signature_id for a in alerts], pa.int64()).cast(pa.string())),
+                vendor_category=spread(vcat),
+                vendor_severity=spread(pa.array([a.severity for a in alerts], pa.int64()).cast(pa.string())),
+                action=spread(pa.array([a.action for a in alerts], pa.string())),
             )
-        if fileinfo.count(None) != n:
-            cols.update(
-                file_name=pa.array([None if f is None else f.filename for f in fileinfo], pa.string()),
-                file_hash=pa.array([None if f is None else f.sha256 for f in fileinfo], pa.string()),
-            )
-        if dns.count(None) != n:
-            cols["query"] = pa.array([None if d is None else as_text(d.get("rrname") or "") for d in dns], pa.string())
+        http_rows = [i for i, r in enumerate(recs) if r.http is not None]
+        if http_rows:
+            spread, http = _spreader(http_rows, n), [recs[i].http for i in http_rows]
+            cols.update(url=spread(pa.array([h.url for h in http], pa.string())),
+                        url_host=spread(pa.array([h.hostname for h in http], pa.string())),
+                        user_agent=spread(pa.array([h.http_user_agent for h in http], pa.string())))
+        file_rows = [i for i, r in enumerate(recs) if r.fileinfo is not None]
+        if file_rows:
+            spread, files = _spreader(file_rows, n), [recs[i].fileinfo for i in file_rows]
+            cols.update(file_name=spread(pa.array([f.filename for f in files], pa.string())),
+                        file_hash=spread(pa.array([f.sha256 for f in files], pa.string())))
+        dns_rows = [i for i, r in enumerate(recs) if r.dns is not None]
+        if dns_rows:
+            cols["query"] = _spreader(dns_rows, n)(
+                pa.array([as_text(recs[i].dns.get("rrname") or "") for i in dns_rows], pa.string()))
         return cols
+
+
+def _spreader(rows: list[int], n: int):
+    """Values for some rows → a column of n rows, null elsewhere."""
+    idx = np.full(n, -1, dtype=np.int64)
+    idx[rows] = np.arange(len(rows), dtype=np.int64)
+    take = pa.array(idx, mask=idx < 0)
+    return lambda values: values.take(take)
 
 
 register(SuricataEve())
