@@ -106,6 +106,14 @@ class ChatService:
                 replies.append(BotMessage(text=await self._apply(tenant, contact, conv, str(m.custom.get("service")))))
             elif m.custom and m.custom.get("type") == "fallback" and not m.text:
                 continue
+            elif m.custom and not m.text and not m.buttons:
+                # Other custom payloads have no rendering in LINE or the web chat: a link becomes
+                # text when it is one the user can open, anything else would be an empty bubble.
+                url = str(m.custom.get("url") or "")
+                if m.custom.get("type") == "link" and url.startswith(("https://", "http://")):
+                    replies.append(BotMessage(text=f"{m.custom.get('title') or ''}\n{url}".strip()))
+                else:
+                    log.warning("bot payload %r for %s cannot be shown in a chat; dropped", m.custom.get("type"), conv)
             else:
                 replies.append(m)
         if handoff_reason is None and self._failures[conv] >= FAILURES_BEFORE_HANDOFF:
