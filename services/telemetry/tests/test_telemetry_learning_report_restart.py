@@ -80,3 +80,16 @@ async def test_restart_keeps_grouping_and_monitoring_state(telemetry):
     assert [a["count"] for a in alerts] == [17]  # grouped into the alert raised before the restart
     monitored = await restarted.runtime.pool.fetch("SELECT service FROM monitoring WHERE company_id='acme' AND active")
     assert sorted(r["service"] for r in monitored) == ["edr", "utm"]
+
+
+async def test_restart_keeps_the_burst_window_of_each_company(telemetry):
+    """60 callbacks before a restart and 50 after are one burst of more than 100 in the hour."""
+    utm = await telemetry.device("utm-01", "utm")
+    start = datetime.now(UTC)
+    await telemetry.send("suricata", utm, telemetry.suricata_c2(60, start=start))
+    await telemetry.settle()
+    restarted = await telemetry.restart()
+    await restarted.send("suricata", utm, telemetry.suricata_c2(50, start=start + timedelta(seconds=60)))
+    await restarted.settle()
+    alerts = await restarted.alerts()
+    assert any(a["severity"] == "critical" for a in alerts), alerts

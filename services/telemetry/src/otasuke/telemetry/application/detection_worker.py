@@ -61,7 +61,7 @@ FILTER = "ingest.*.*.*.*.arrow"
 EVIDENCE_ROWS = 3
 EVIDENCE_FIELDS = 40
 MAX_DELIVER = 5
-STATE_VERSION = 2  # 2: correlation windows per company
+STATE_PREFIX = "correlation:"  # one detection_state row per company: processes never overwrite each other's
 STATE_DDL = """
 CREATE TABLE IF NOT EXISTS detection_state (
     name text PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now()
@@ -113,6 +113,7 @@ class DetectionWorker:
         self.engine: Engine | None = None
         self._correlators: dict[str, Correlator] = {}
         self._saved_windows: dict[str, Any] = {}
+        self._dirty: set[str] = set()
         self._series: dict[str, tuple[Any, int]] = {}
         self._devices: dict[str, tuple[device_domain.DeviceState, float]] = {}
         self._baselines: dict[str, tuple[baseline_domain.Baseline, float]] = {}
@@ -131,13 +132,10 @@ class DetectionWorker:
     async def start(self) -> None:
         async with self.rt.pool.acquire() as conn:
             await conn.execute(STATE_DDL)
-            saved = await conn.fetchval("SELECT state FROM detection_state WHERE name=$1", DURABLE)
+            rows = await conn.fetch("SELECT name, state FROM detection_state WHERE name LIKE $1", STATE_PREFIX + "%")
         self.engine = Engine(self.rules)
-        state = msgspec.json.decode(saved) if saved else None
-        if isinstance(state, dict) and state.get("version") == STATE_VERSION:
-            self._saved_windows = dict(state.get("companies") or {})
-        elif state:
-            log.warning("correlation state of an older version; starting with empty windows")
+        for r in rows:
+            self._saved_windows[r["name"][len(STATE_PREFIX):]] = msgspec.json.decode(r["state"])
         if self.workers <= 0:
             return  # an ingest-only process: detection runs elsewhere
         js = self.rt.js
@@ -168,7 +166,10 @@ class DetectionWorker:
             except Exception:
                 pass
         self._subs.clear()
-        await self._save_state(force=True)
+        try:
+            await self._save_state(force=True)
+        except Exception:
+            log.exception("could not save the correlation windows on shutdown")
 
     async def _run(self) -> None:
         """Fetch the next lot while the current one is evaluated (a queue of one lot ahead)."""
@@ -296,11 +297,17 @@ class DetectionWorker:
         key = f"{b.tenant.partner_id}/{b.tenant.company_id}"
         corr = self._correlators.get(key)
         if corr is None:
-            corr = self._correlators[key] = Correlator(self.rules.correlations, self._saved_windows.pop(key, None))
+            try:
+                corr = Correlator(self.rules.correlations, self._saved_windows.pop(key, None))
+            except Exception:  # an incompatible saved state must not stop detection
+                log.exception("correlation state of %s unreadable; starting with empty windows", key)
+                corr = Correlator(self.rules.correlations)
+            self._correlators[key] = corr
         rows = sorted({m.row for m in relevant})
         local = {r: i for i, r in enumerate(rows)}
         sub = b.table.take(pa.array(rows, pa.int64()))
         fired = corr.feed([Match(m.rule_id, local[m.row], m.rule) for m in relevant], sub, TS)
+        self._dirty.add(key)
         return [replace(c, rows=tuple(rows[i] for i in c.rows)) for c in fired]
 
     # -- one batch ----------------------------------------------------------------
@@ -482,19 +489,24 @@ class DetectionWorker:
         ]
 
     async def _save_state(self, force: bool = False) -> None:
-        if self.engine is None or not self.rules.correlations or not self._correlators:
+        """Save the windows of the companies fed since the last save (at most once a second)."""
+        if not self._dirty:
             return
         now = time.monotonic()
         if not force and now - self._state_saved < 1.0:
             return
         self._state_saved = now
-        companies = {**self._saved_windows, **{k: c.export() for k, c in self._correlators.items()}}
-        state = msgspec.json.encode({"version": STATE_VERSION, "companies": companies}).decode()
-        await self.rt.pool.execute(
-            """INSERT INTO detection_state (name, state) VALUES ($1, $2)
-               ON CONFLICT (name) DO UPDATE SET state=$2, updated_at=now()""",
-            DURABLE, state,
-        )
+        dirty, self._dirty = self._dirty, set()
+        rows = [(STATE_PREFIX + k, msgspec.json.encode(self._correlators[k].export()).decode()) for k in sorted(dirty)]
+        try:
+            await self.rt.pool.executemany(
+                """INSERT INTO detection_state (name, state) VALUES ($1, $2)
+                   ON CONFLICT (name) DO UPDATE SET state=$2, updated_at=now()""",
+                rows,
+            )
+        except Exception:
+            self._dirty |= dirty  # try again with the next lot
+            raise
 
 
 def _evidence(row: dict[str, Any]) -> dict[str, Any]:
