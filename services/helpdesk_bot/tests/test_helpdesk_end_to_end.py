@@ -120,7 +120,7 @@ async def test_an_unlinked_line_user_is_asked_for_the_link_code_not_given_data(d
     for question in ("工事はいつ？", "診断結果を教えて"):
         answer = await say(desk, line_platform, stranger, question)
         assert "連携コード" in text_of(answer), (question, text_of(answer))
-        assert "EDR" not in text_of(answer) and "点" not in text_of(answer)
+        assert "EDR" not in text_of(answer) and "満点" not in text_of(answer)
 
     # The offered 担当者と話す button works from LINE too, and the operator sees what was tapped.
     [data] = [i["action"]["data"] for m in answer for i in (m.get("quickReply") or {}).get("items", [])
