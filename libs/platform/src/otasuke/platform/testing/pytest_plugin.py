@@ -37,7 +37,7 @@ def nats_server_url(tmp_path_factory):
         yield url
         return
     if _containers_wanted():
-        from testcontainers.nats import NatsContainer
+        from testcontainers.community.nats import NatsContainer
 
         with NatsContainer("nats:2.11").with_command("-js") as container:
             yield container.nats_uri()
@@ -55,7 +55,7 @@ def postgres_server_url(tmp_path_factory):
         yield url
         return
     if _containers_wanted():
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
         with PostgresContainer("postgres:16", driver=None) as container:
             yield container.get_connection_url()
