@@ -334,10 +334,20 @@ class DetectionWorker:
         entries = allowlists[tenant.company_id]
         rows_cache: dict[int, dict[str, Any]] = {}
 
+        def fetch_rows(rows) -> None:
+            """Turn the rows not yet seen into dicts with one Arrow call (per-row slicing is slow)."""
+            todo = sorted({i for i in rows if i not in rows_cache})
+            if todo:
+                for i, values in zip(todo, table.take(pa.array(todo, pa.int64())).to_pylist()):
+                    rows_cache[i] = {k: v for k, v in values.items() if v is not None}
+
         def row(i: int) -> dict[str, Any]:
             if i not in rows_cache:
-                rows_cache[i] = {k: v for k, v in table.slice(i, 1).to_pylist()[0].items() if v is not None}
+                fetch_rows((i,))
             return rows_cache[i]
+
+        if entries:
+            fetch_rows(m.row for m in matches)
 
         groups: dict[tuple[str, str], _Group] = {}
         for m in matches:
@@ -356,6 +366,7 @@ class DetectionWorker:
             groups[(c.rule_id, host)] = _Group(c.rule, host, list(c.rows), c.first_seen, c.last_seen, c.count)
         learning_only = len(learning_rows) == table.num_rows
         base = await self._baseline(device_id, dev) if kind == "edr" and not learning_only else None
+        fetch_rows(i for g in groups.values() for i in g.rows[:50 if base is not None else EVIDENCE_ROWS])
         return [self._detection(tenant, device_id, kind, g, row, dev, base) for g in groups.values()]
 
     async def _record_all(self, prepared: list[tuple[_Batch, list[alert_series.Detection]]]) -> dict[int, BaseException]:
