@@ -110,7 +110,7 @@ def _start(nats_server_url: str, postgres_server_url: str, logdir: Path) -> _Run
         subprocess.Popen(rasa_server_argv(settings, rasa_port), cwd=RASA_PROJECT, env=env, stdout=logs[1], stderr=subprocess.STDOUT),
     ]
     url = f"http://127.0.0.1:{rasa_port}"
-    running = _Running(RasaBot(url, key, ports, BotClient(url, rasa_token(key))), procs, logs)
+    running = _Running(RasaBot(url, key, ports, BotClient(url, rasa_token(key), signing_key=key)), procs, logs)
     try:
         _wait_ready(url, rasa_token(key), procs, logs)
     except BaseException:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+
 import pytest
 
 from helpdesk_testkit import eventually, line_event, link_code, post_line, start_helpdesk
@@ -140,3 +142,24 @@ async def test_an_unlinked_line_user_is_asked_for_the_link_code_not_given_data(d
     assert "登録しました" in text_of(await say(desk, line_platform, stranger, code))
     assert "EDR（パソコン監視ソフト）のお申し込みは「申込確定」です" in text_of(
         await say(desk, line_platform, stranger, "工事はいつ？"))
+
+
+async def test_someone_talking_to_rasa_directly_cannot_claim_a_company(desk, rasa_bot, auth_headers):
+    """Rasa's REST channel trusts its metadata; the action server must not, without the help desk's proof."""
+    op = auth_headers("operator", partner_id=PARTNER)
+    app_id = (await desk.client.post("/api/v1/applications", headers=op,
+                                     json={"service": "utm", "company_id": "gifu-seiki"})).json()["application_id"]
+    for body in ({"status": "confirmed"}, {"status": "site_survey"},
+                 {"status": "installation_scheduled", "scheduled_for": "2025-06-03T10:00:00+09:00"}):
+        assert (await desk.client.post(f"/api/v1/applications/{app_id}/status", headers=op, json=body)).status_code == 200
+    forged = {"company_id": "gifu-seiki", "partner_id": PARTNER, "channel": "web"}
+    for metadata in (forged, {**forged, "tenant_ts": 1, "tenant_proof": "0" * 64}):
+        async with httpx.AsyncClient(timeout=60) as http:
+            r = await http.post(f"{rasa_bot.url}/webhooks/rest/webhook",
+                                json={"sender": "intruder", "message": "工事はいつ？", "metadata": metadata})
+        said = " ".join(m.get("text") or "" for m in r.json())
+        assert "6月3日" not in said
+        assert "コード" in said  # treated like an unlinked chat: asked for the link code
+    # The help desk's own client, which signs the tenant, does get the answer.
+    replies = await rasa_bot.client.respond("linked-user", "工事はいつ？", forged)
+    assert "6月3日" in " ".join(m.text or "" for m in replies)

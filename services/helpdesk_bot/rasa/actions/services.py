@@ -1,6 +1,8 @@
 """HTTP access to the other Otasuke services, on behalf of the conversation's company."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import time
@@ -61,11 +63,37 @@ def metadata_of(tracker: Tracker) -> Dict[str, Any]:
     return tracker.get_slot("session_started_metadata") or {}
 
 
+# Same as otasuke.helpdesk_bot.nlu.tenant_proof (this runs in the Rasa environment).
+TENANT_PROOF_MAX_AGE = 900
+
+
+def _tenant_proof(key: str, sender_id: str, partner_id: str, company_id: str, ts: int) -> str:
+    message = f"{sender_id}|{partner_id}|{company_id}|{ts}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
 def tenant_of(tracker: Tracker) -> Tenant:
+    """The conversation's company, only if the help desk vouched for it.
+
+    Rasa's REST channel takes metadata from whoever can reach it; a company is
+    believed only with a recent HMAC proof made by the help desk with the
+    deployment key. Anything else is treated as an unlinked chat.
+    """
     meta = metadata_of(tracker)
     if not meta.get("company_id") or not meta.get("partner_id"):
         raise NotLinked()
-    return Tenant(str(meta["partner_id"]), str(meta["company_id"]), tracker.sender_id)
+    partner, company = str(meta["partner_id"]), str(meta["company_id"])
+    key = os.environ.get("OTASUKE_SIGNING_KEY", "")
+    try:
+        ts = int(meta.get("tenant_ts") or 0)
+    except (TypeError, ValueError):
+        ts = 0
+    expected = _tenant_proof(key, tracker.sender_id, partner, company, ts) if key else ""
+    proof = str(meta.get("tenant_proof") or "")
+    if not key or not hmac.compare_digest(expected, proof) or abs(time.time() - ts) > TENANT_PROOF_MAX_AGE:
+        log.warning("refusing unproven tenant %s/%s for sender %s", partner, company, tracker.sender_id)
+        raise NotLinked()
+    return Tenant(partner, company, tracker.sender_id)
 
 
 def mint_token(tenant: Tenant, ttl: int = 300) -> str:

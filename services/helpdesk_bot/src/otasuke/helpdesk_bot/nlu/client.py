@@ -11,6 +11,7 @@ from otasuke.platform.settings import Settings
 
 from .location import rasa_token, rasa_url
 from .messages import BotMessage, from_rasa
+from .tenant_proof import with_proof
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +25,18 @@ class BotUnavailable(Exception):
 
 
 class BotClient:
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0):
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0, signing_key: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.signing_key = signing_key
 
     def _params(self) -> dict[str, str]:
         return {"token": self.token} if self.token else {}
 
     async def respond(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> list[BotMessage]:
         """The bot's replies to one user message. If Rasa is down, a hand-over instead of silence."""
-        body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
+        body = {"sender": sender_id, "message": text, "metadata": with_proof(self.signing_key, sender_id, metadata or {})}
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as http:
                 r = await http.post(f"{self.base_url}/webhooks/rest/webhook", json=body)
@@ -71,4 +73,4 @@ class BotClient:
 
 def bot_client(settings: Settings | None = None) -> BotClient:
     settings = settings or Settings.from_env()
-    return BotClient(rasa_url(), rasa_token(settings.signing_key))
+    return BotClient(rasa_url(), rasa_token(settings.signing_key), signing_key=settings.signing_key)
