@@ -1,8 +1,11 @@
-"""Intent accuracy of the help-desk NLU on the held-out phrasings (benchmarks/nlu/heldout.yml).
+"""Intent accuracy of the help-desk NLU on a held-out set of phrasings.
 
 Run in the bot's own environment, after `bash services/helpdesk_bot/rasa/setup.sh`:
 
-    .venv-rasa/bin/python benchmarks/nlu/evaluate.py [--model PATH]
+    .venv-rasa/bin/python benchmarks/nlu/evaluate.py [HELDOUT.yml] [--model PATH] [--show-errors]
+
+HELDOUT.yml defaults to benchmarks/nlu/heldout_v2.yml (heldout.yml is the older set,
+looked at while tuning: use it as a development set).
 
 Prints accuracy (top intent), how often the bot would ask instead of answering
 (confidence below the fallback threshold), how often it would answer wrongly
@@ -37,17 +40,23 @@ def fallback_threshold() -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(PROJECT / "models" / "helpdesk.tar.gz"))
-    parser.add_argument("--data", default=str(Path(__file__).with_name("heldout.yml")))
+    parser.add_argument("heldout", nargs="?", default=None, help="held-out YAML: intent -> list of phrasings")
+    parser.add_argument("--data", default=str(Path(__file__).with_name("heldout_v2.yml")))
     parser.add_argument("--show-errors", action="store_true")
     args = parser.parse_args()
+    data = args.heldout or args.data
 
     import logging
 
     logging.disable(logging.WARNING)
+    import structlog
+
+    # Rasa logs every parse at debug level through structlog.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     from rasa.core.agent import Agent
 
     agent = Agent.load(args.model)
-    cases = [(intent, text) for intent, texts in yaml.safe_load(Path(args.data).read_text()).items() for text in texts]
+    cases = [(intent, text) for intent, texts in yaml.safe_load(Path(data).read_text()).items() for text in map(str, texts)]
     threshold = fallback_threshold()
     correct = asked = confident_wrong = 0
     confusion: Counter = Counter()
@@ -74,10 +83,16 @@ async def main() -> None:
         asked += fell_back
 
     n = len(cases)
+    oos = [e for e in errors if e[0] == "out_of_scope"]
+    n_oos = sum(1 for c in cases if c[0] == "out_of_scope")
+    print(f"held-out set: {data}")
     print(f"held-out phrasings: {n} in {len({c[0] for c in cases})} intents")
     print(f"intent accuracy (top intent): {correct / n:.1%}  ({correct}/{n})")
     print(f"clarifying question instead of an answer (confidence < {threshold}): {asked / n:.1%}")
     print(f"confident wrong answers: {confident_wrong / n:.1%}  ({confident_wrong}/{n})")
+    if n_oos:
+        answered = sum(1 for e in oos if not e[4])
+        print(f"out-of-scope/nonsense answered as an in-scope intent without asking: {answered}/{n_oos}")
     print("\nper intent            precision  recall    F1   support")
     by_intent = defaultdict(int)
     for expected, _ in cases:

@@ -45,7 +45,7 @@ fi
 
 # --- model -----------------------------------------------------------------
 # What the model depends on: pipeline, domain, training data, the tokenizer, the pinned libraries.
-inputs=("$HERE/config.yml" "$HERE/domain.yml" "$HERE/requirements.txt" "$HERE/otasuke_rasa/sudachi_tokenizer.py")
+inputs=("$HERE/config.yml" "$HERE/domain.yml" "$HERE/requirements.txt" "$HERE/otasuke_rasa/sudachi_tokenizer.py" "$HERE/otasuke_rasa/intent_ensemble.py")
 while IFS= read -r f; do inputs+=("$f"); done < <(find "$HERE/data" -type f -name '*.yml' | sort)
 model_hash="$(sha "${inputs[@]}")"
 mkdir -p "$MODELS"

@@ -65,5 +65,6 @@ class SudachiTokenizer(Tokenizer):
             lemma = m.normalized_form().lower()
             if surface.isdigit():
                 lemma = "0"  # numbers differ, their role does not
-            tokens.append(Token(surface, m.begin(), m.end(), lemma=lemma))
+            # The part of speech lets IntentEnsemble tell content words from particles and punctuation.
+            tokens.append(Token(surface, m.begin(), m.end(), data={"pos": m.part_of_speech()[0]}, lemma=lemma))
         return self._apply_token_pattern(tokens)

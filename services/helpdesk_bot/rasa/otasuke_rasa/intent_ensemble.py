@@ -1,0 +1,154 @@
+"""Second opinion on DIET's intent, and no confident answer to words the bot has never seen.
+
+DIET alone is sharp but over-confident: nonsense such as "xyz" or "うーん" came out as
+``affirm`` at 0.9. This component runs right after DIETClassifier and before
+FallbackClassifier:
+
+1. a multinomial logistic regression on the same sparse features (word and character
+   n-grams, L2-normalised) gives a calibrated second ranking; the two are averaged
+   (``diet_weight``), so the intent is confident only when both agree;
+2. a message with no content word from the training vocabulary (only unknown words,
+   fillers, numbers, punctuation or single kana) is ranked ``out_of_scope`` with a
+   confidence below the fallback threshold, so the bot asks a clarifying question
+   instead of answering.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+# Sudachi parts of speech that never carry the meaning of a chat message on their own.
+FUNCTION_POS = {"助詞", "助動詞", "補助記号", "空白"}
+
+
+def content_lemmas(message: Message) -> List[str]:
+    out = []
+    for token in message.get(TOKENS_NAMES[TEXT]) or []:
+        lemma = token.lemma or token.text
+        if (token.get("pos") or "") in FUNCTION_POS or lemma == "0":
+            continue
+        # A lone kana (あ, ん, え) is a filler, not a word.
+        if len(lemma) == 1 and "\u3040" <= lemma <= "\u30ff":
+            continue
+        out.append(lemma)
+    return out
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class IntentEnsemble(GraphComponent, IntentClassifier):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "diet_weight": 0.5,
+            "C": 10.0,
+            "max_iter": 2000,
+            "unknown_intent": "out_of_scope",
+            # Kept below FallbackClassifier's threshold so unknown words get a question.
+            "unknown_confidence": 0.4,
+        }
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._storage = model_storage
+        self._resource = resource
+        self.classes: List[str] = []
+        self.coef: Optional[np.ndarray] = None
+        self.intercept: Optional[np.ndarray] = None
+        self.vocabulary: set = set()
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context: ExecutionContext) -> "IntentEnsemble":
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def _features(messages: List[Message]) -> scipy.sparse.csr_matrix:
+        rows = []
+        for m in messages:
+            sparse = m.get_sparse_features(TEXT)[1]
+            dense = m.get_dense_features(TEXT)[1]
+            parts = [scipy.sparse.csr_matrix(sparse.features)] if sparse is not None else []
+            if dense is not None:
+                parts.append(scipy.sparse.csr_matrix(dense.features))
+            rows.append(scipy.sparse.hstack(parts).tocsr())
+        x = scipy.sparse.vstack(rows).tocsr().astype(np.float64)
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
+        norms[norms == 0] = 1.0
+        return scipy.sparse.diags(1.0 / norms) @ x
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.linear_model import LogisticRegression
+
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        for e in examples:
+            self.vocabulary.update(content_lemmas(e))
+        clf = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"], class_weight="balanced")
+        clf.fit(self._features(examples), [e.get(INTENT) for e in examples])
+        self.classes, self.coef, self.intercept = list(clf.classes_), clf.coef_, clf.intercept_
+        with self._storage.write_to(self._resource) as directory:
+            np.savez(directory / "lr.npz", coef=self.coef, intercept=self.intercept)
+            (directory / "meta.json").write_text(
+                json.dumps({"classes": self.classes, "vocabulary": sorted(self.vocabulary)}, ensure_ascii=False)
+            )
+        return self._resource
+
+    @classmethod
+    def load(cls, config, model_storage, resource, execution_context, **kwargs: Any) -> "IntentEnsemble":
+        component = cls(config, model_storage, resource)
+        try:
+            with model_storage.read_from(resource) as directory:
+                arrays = np.load(directory / "lr.npz")
+                meta = json.loads((directory / "meta.json").read_text())
+        except (ValueError, FileNotFoundError):
+            logger.warning("IntentEnsemble: no trained state, passing DIET's ranking through")
+            return component
+        component.coef, component.intercept = arrays["coef"], arrays["intercept"]
+        component.classes, component.vocabulary = meta["classes"], set(meta["vocabulary"])
+        return component
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def _lr_probabilities(self, messages: List[Message]) -> np.ndarray:
+        scores = self._features(messages) @ self.coef.T + self.intercept
+        scores = np.asarray(scores)
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self.coef is None or not messages:
+            return messages
+        lr = self._lr_probabilities(messages)
+        w = float(self.config["diet_weight"])
+        for message, probs in zip(messages, lr):
+            diet = {r["name"]: float(r["confidence"]) for r in message.get("intent_ranking") or []}
+            ranking = {name: w * diet.get(name, 0.0) + (1 - w) * float(p) for name, p in zip(self.classes, probs)}
+            if not any(lemma in self.vocabulary for lemma in content_lemmas(message)):
+                ranking = self._unknown(ranking)
+            ordered = sorted(({"name": n, "confidence": c} for n, c in ranking.items()), key=lambda r: -r["confidence"])
+            message.set(INTENT, ordered[0], add_to_output=True)
+            message.set("intent_ranking", ordered, add_to_output=True)
+        return messages
+
+    def _unknown(self, ranking: Dict[str, float]) -> Dict[str, float]:
+        target, confidence = self.config["unknown_intent"], float(self.config["unknown_confidence"])
+        others = {n: c for n, c in ranking.items() if n != target}
+        top = max(others.values(), default=0.0) or 1.0
+        # Keep the others' order (for the clarifying buttons) but well below the unknown intent.
+        scaled = {n: c / top * confidence / 2 for n, c in others.items()}
+        return {target: confidence, **scaled}
