@@ -19,6 +19,7 @@ import ipaddress
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 import hyperscan
@@ -51,6 +52,7 @@ def _is_plain_keyword(pattern: str) -> bool:
     return pattern.startswith("%") and pattern.endswith("%") and not any(c in inner for c in "%_\\")
 
 
+@lru_cache(maxsize=None)
 def leaf_key(leaf: Leaf) -> tuple | None:
     """The key a leaf *is* (its truth on a distinct value is decided by the scan), or None."""
     k, f, v = leaf.kind, leaf.field, leaf.value
@@ -63,6 +65,7 @@ def leaf_key(leaf: Leaf) -> tuple | None:
     return None
 
 
+@lru_cache(maxsize=None)
 def leaf_required(leaf: Leaf) -> frozenset | None:
     """Keys of which one must hold where the leaf is true (None: unknown)."""
     key = leaf_key(leaf)
@@ -287,6 +290,8 @@ class _Batch:
             if field not in present:
                 continue
             f = view.field(field)
+            if f is None:
+                continue
             res = scanner.scan(*f.data())
             if res is None:
                 continue
@@ -311,6 +316,8 @@ class _Batch:
             if field not in present:
                 continue
             f = view.field(field)
+            if f is None:
+                continue
             found = pc.index_in(f.lowered(), value_set=values).drop_null()
             if len(found):
                 names = values.to_pylist()
@@ -503,7 +510,7 @@ class _Batch:
         need = entries[mask[entries] < 0]
         if len(need):
             need = np.unique(need)
-            if len(need) * 2 > f.n_entries:
+            if len(need) * 2 > f.n_entries and not f.raw:
                 need = np.arange(f.n_entries)
             lowered = k not in ("cased_eq", "cased_like", "regex", "cidr", "cmp")
             values = (f.lowered() if lowered else f.values).take(pa.array(need))
@@ -596,7 +603,8 @@ SMALL = 48
 
 def _values_test(k: str, v, values: pa.Array, python_regex: Mapping[str, re.Pattern]) -> np.ndarray:
     """The leaf's truth (bool per value) on an array of non-null distinct values."""
-    if len(values) <= SMALL or k in ("cidr", "cmp"):
+    if k in ("cidr", "cmp") or (len(values) <= SMALL and k not in ("regex", "like", "cased_like")):
+        # (Python's re on a long script block can take far longer than one RE2 kernel call.)
         return np.array(_python_leaf(k, v, python_regex)(values.to_pylist()), dtype=bool)
     if k in ("eq", "cased_eq"):
         res = pc.equal(values, v)
@@ -678,23 +686,26 @@ def _cost(node: Node) -> int:
     return sum(_cost(c) for c in node[1])
 
 
+@lru_cache(maxsize=65536)
+def _ip(text: str):
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]").split("%")[0])
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=None)
+def _network(network: str):
+    return ipaddress.ip_network(network, strict=False)
+
+
 def _cidr_match(values: list, network: str) -> list[bool]:
-    net = ipaddress.ip_network(network, strict=False)
-    seen: dict[str, bool] = {}
+    # Addresses repeat across rules and batches: each string is parsed once (_ip cache).
+    net = _network(network)
     out = []
     for s in values:
-        if s is None:
-            out.append(False)
-            continue
-        hit = seen.get(s)
-        if hit is None:
-            try:
-                addr = ipaddress.ip_address(s.strip().strip("[]").split("%")[0])
-                hit = addr.version == net.version and addr in net
-            except ValueError:
-                hit = False
-            seen[s] = hit
-        out.append(hit)
+        addr = _ip(s) if s is not None else None
+        out.append(addr is not None and addr.version == net.version and addr in net)
     return out
 
 

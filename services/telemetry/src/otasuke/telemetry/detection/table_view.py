@@ -24,7 +24,7 @@ SAMPLE = 256
 class Field:
     """One field of a batch: its distinct values (or all values) and each row's entry."""
 
-    __slots__ = ("values", "codes", "n_entries", "raw", "_lowered", "_order", "_bounds", "_eq")
+    __slots__ = ("values", "codes", "n_entries", "raw", "_lowered", "_order", "_bounds", "_eq", "_lookups")
 
     def __init__(self, column: pa.Array, num_rows: int):
         self.raw = _mostly_unique(column, num_rows)
@@ -45,6 +45,7 @@ class Field:
         self._order: np.ndarray | None = None
         self._bounds: np.ndarray | None = None
         self._eq: dict[str, np.ndarray] | None = None
+        self._lookups = 0
 
     def lowered(self) -> pa.Array:
         # ASCII folding keeps byte offsets stable and is what SQLite NOCASE/LIKE does.
@@ -73,6 +74,12 @@ class Field:
             return EMPTY
         if self.raw:
             return np.sort(entries)
+        if self._order is None and self._lookups < 4:
+            # A few look-ups: one pass over the codes each; more: sort the rows by code once.
+            self._lookups += 1
+            hit = np.zeros(self.n_entries + 1, dtype=bool)
+            hit[entries] = True
+            return np.flatnonzero(hit[self.codes])
         if self._order is None:
             counts = np.bincount(self.codes, minlength=self.n_entries + 1)
             self._bounds = np.concatenate(([0], np.cumsum(counts)))
@@ -132,6 +139,8 @@ class TableView:
         for i in self._names.get(field, ()):
             col = self.table.column(i)
             col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+            if col.null_count == len(col):
+                continue  # a column with no value is the same as no column, and free
             if not pa.types.is_string(col.type):
                 col = pc.cast(col, pa.string())
             # Two columns differing only in case (ProcessId/ProcessID) are one field, as a
