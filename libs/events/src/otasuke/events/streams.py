@@ -70,6 +70,15 @@ INGEST = StreamSpec(
 )
 TRAINING = StreamSpec("TRAINING", "training", "Phishing-training campaigns and recipient events")
 INSURANCE = StreamSpec("INSURANCE", "insurance", "Policies, quotes and claims")
+# Anonymised counts for the national view (no company ids, no names); a national
+# hub sources this stream from every partner's JetStream domain (docs/operations.md).
+STATS = StreamSpec(
+    "STATS",
+    "stats",
+    "Anonymised counts for the national view (stats.<partner>.<metric>): no company ids, no names",
+    max_age=timedelta(days=730),
+    duplicate_window=timedelta(minutes=10),
+)
 DEADLETTER = StreamSpec(
     "DEADLETTER", "deadletter", "Messages a consumer could not handle, with the reason", max_age=timedelta(days=30)
 )
@@ -82,6 +91,7 @@ ALL_STREAMS: tuple[StreamSpec, ...] = (
     INGEST,
     TRAINING,
     INSURANCE,
+    STATS,
     DEADLETTER,
 )
 

@@ -2,6 +2,7 @@
 from otasuke.platform.companies import CompanyDirectory
 from otasuke.platform.service import ServiceSpec
 
+from ..application import national_stats
 from ..application.read_model import DiagnosesReadModel
 from .api.diagnoses import DiagnosisController, FormLinkController, QuestionnaireController, StatisticsController
 from .web_form import FORM_PATH, diagnosis_form
@@ -11,5 +12,6 @@ spec = ServiceSpec(
     title="Diagnosis",
     route_handlers=[QuestionnaireController, DiagnosisController, StatisticsController, FormLinkController, diagnosis_form],
     projections=[CompanyDirectory("diagnosis"), DiagnosesReadModel()],
+    reactors=lambda rt: [national_stats.publisher(rt)],
     public_paths=[f"^{FORM_PATH}$"],
 )

@@ -3,6 +3,7 @@ from otasuke.platform.companies import CompanyDirectory
 from otasuke.platform.service import Runtime, ServiceSpec
 
 from ..adapters.nats_ingest import NatsIngest
+from ..application import national_stats
 from ..application.detection_worker import DetectionWorker
 from ..application.ingest_batch import Ingestor
 from ..application.monitoring import ServiceActivation
@@ -35,7 +36,7 @@ spec = ServiceSpec(
     title="Telemetry",
     route_handlers=[IngestController, DeviceController, AlertController, AllowlistController, ReportController],
     projections=[CompanyDirectory("telemetry"), TelemetryReadModel()],
-    reactors=lambda rt: [ServiceActivation(rt.store)],
+    reactors=lambda rt: [ServiceActivation(rt.store), national_stats.publisher(rt)],
     on_startup=[start_pipeline],
     on_shutdown=[stop_pipeline],
 )

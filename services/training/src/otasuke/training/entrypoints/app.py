@@ -6,6 +6,8 @@ import logging
 from otasuke.platform.companies import CompanyDirectory
 from otasuke.platform.service import Runtime, ServiceSpec
 
+from ..application import national_stats
+
 from ..adapters.report_mailbox import start_report_mailbox
 from ..adapters.smtp_relay import RelayConfig, SmtpRelay
 from ..application import tracking
@@ -54,6 +56,7 @@ spec = ServiceSpec(
     title="Phishing training",
     route_handlers=[list_templates, CampaignController, *REPORT_ROUTES, *PAGES],
     projections=[CompanyDirectory("training"), TrainingReadModel()],
+    reactors=lambda rt: [national_stats.publisher(rt)],
     on_startup=[start_sender],
     on_shutdown=[stop_sender],
     public_paths=["^/t/"],
