@@ -79,3 +79,56 @@ def test_record_columns_keep_the_text_sigma_compares():
                {"EventID": 4688, "Flag": False, "Ratio": 2, "Data": None, "Big": 1, "Mixed": "x"}]
     table = records_to_table(records)
     assert as_rows(table) == {k: [as_text(r.get(k)) for r in records] for k in sorted(records[0])}
+
+
+def sysmon(i: int, **extra) -> dict:
+    return {"EventID": [1, 3, 11, 13, 99][i % 5], "Channel": "Microsoft-Windows-Sysmon/Operational",
+            "Computer": f"PC-{i % 3:02d}", "UtcTime": f"2025-01-10 10:00:{i % 60:02d}.{i:03d}", "ProcessId": 4000 + i,
+            "Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": f"cmd.exe /c echo {i}", **extra}
+
+
+def evtx(i: int) -> dict:
+    return {"Event": {"System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon", "Guid": "{5770}"}},
+                                 "EventID": 13, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "PC-09",
+                                 "TimeCreated": {"#attributes": {"SystemTime": f"2019-03-19T23:40:{i % 60:02d}.4387600Z"}},
+                                 "Execution": {"#attributes": {"ProcessID": 2200, "ThreadID": 3000}}},
+                      "EventData": {"TargetObject": "HKU\\S-1-5-21\\Software\\Run\\x", "Details": "DWORD (0x00000001)"}}}
+
+
+WINDOWS = [
+    sysmon(0), sysmon(1), sysmon(2, Ratio=1.5), sysmon(3, Flags={"a": [1, 2]}), sysmon(4, Elevated=True),
+    evtx(5),
+    {"EventID": 4688, "Channel": "Security", "Hostname": "PC-07", "NewProcessName": "C:\\x\\mimikatz.exe",
+     "@timestamp": "2025-01-10T01:00:00+09:00"},
+    {"EventID": 4104, "Computer": "", "host": "PC-08"},                     # no time: received now
+    sysmon(8, Channel=None, UtcTime="2025-01-10T10:00:00.1234567"),        # 7 digits: read by Python
+]
+
+
+MIXED = [*WINDOWS, sysmon(9, EventID="4688"), sysmon(10, Computer=7)]
+
+
+@pytest.mark.parametrize("source", ["windows", "sysmon", "security"])
+@pytest.mark.parametrize("records", [WINDOWS[:5], WINDOWS[:7], WINDOWS, [sysmon(i) for i in range(40)], MIXED])
+def test_windows_column_path_equals_line_path(source, records):
+    body = body_of(records)
+    fast = normalise_batch(source, body, "pc-01")
+    slow = normalise_batch(source, split_lines(body), "pc-01")
+    # A field with mixed types (EventID 1 and "4688") is left to the per-line path.
+    assert (fast.columns is None) == (records is MIXED)
+    a, b = as_rows(batch_to_table(fast)), as_rows(batch_to_table(slow))
+    now_rows = [i for i, r in enumerate(records) if not any(k in r for k in ("UtcTime", "@timestamp", "Event"))]
+    for i in now_rows:  # "now" is a moment later on the second path
+        assert abs((a["otasuke_ts"][i] - b["otasuke_ts"][i]).total_seconds()) < 60
+        a["otasuke_ts"][i] = b["otasuke_ts"][i]
+    assert a == b
+
+
+def test_windows_refusals_name_line_and_field_on_the_column_path():
+    for bad, field in (({"Channel": "Security", "Computer": "PC"}, "EventID"),
+                       ({"EventID": "x", "Computer": "PC"}, "EventID"),
+                       ({"EventID": 1, "Channel": "Security"}, "Computer"),
+                       ({"EventID": 1, "Computer": "PC", "UtcTime": "soon"}, "UtcTime")):
+        with pytest.raises(BatchRejected) as exc:
+            normalise_batch("windows", body_of([sysmon(0), bad, sysmon(1)]), "pc-01")
+        assert (exc.value.line, exc.value.field) == (3, field)

@@ -16,8 +16,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from . import CATEGORY, HOST, TS, LineError, parse_time, register
+from . import CATEGORY, HOST, TS, LineError, as_text, parse_time, register
+
+TS_TYPE = pa.timestamp("us", tz="UTC")
+TIME_FIELDS = ("SystemTime", "@timestamp", "UtcTime", "TimeCreated")
+# What Arrow's cast and Python's datetime.fromisoformat read alike; anything else goes through parse_time.
+_TIME = r"^\d{4}-\d{2}-\d{2}%s([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?%s$"
+_NAIVE = _TIME % ("[T ]", "")
+_ZONED = _TIME % ("T", r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)")
+
+
+class _Unsure(Exception):
+    """The column-wise path cannot promise the per-line result: let the per-line path decide."""
 
 SYSMON_CATEGORY = {
     1: "suspicious_process", 5: "suspicious_process",
@@ -119,6 +132,94 @@ class WindowsEvents:
         else:
             rec[TS] = datetime.now(UTC)
         return rec
+
+    def normalise_lines(self, lines: list[bytes]) -> dict[str, pa.Array] | None:
+        """The whole batch column-wise: the same columns and values as ``normalise`` per line."""
+        recs = []
+        for line in lines:
+            obj = _decode(line)
+            nested = obj.get("Event")
+            recs.append(flatten_evtx(nested) if isinstance(nested, dict) else obj)
+        # Every field of every record (Table.from_pylist would take the first record's fields only);
+        # mixed types in a field raise and the per-line path decides.
+        table = pa.Table.from_struct_array(pa.array(recs))
+        try:
+            return self._columns(table, recs)
+        except _Unsure:
+            return None
+
+    def _columns(self, table: pa.Table, recs: list[dict[str, Any]]) -> dict[str, pa.Array]:
+        n = table.num_rows
+        if "EventID" not in table.column_names or table.column("EventID").null_count:
+            raise _Unsure
+        try:
+            eid = pc.cast(table.column("EventID"), pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise _Unsure from None
+        channel = _given(table, "Channel", n)
+        provider = _first_given(table, ("Provider_Name", "SourceName"), n)
+        sysmon = pc.or_(pc.match_substring(pc.utf8_lower(channel), "sysmon"),
+                        pc.match_substring(pc.utf8_lower(provider), "sysmon"))
+        if self.source == "sysmon":
+            sysmon = pc.or_(sysmon, pc.equal(channel, ""))
+        category = pc.if_else(sysmon, _lookup(eid, SYSMON_CATEGORY), _lookup(eid, SECURITY_CATEGORY))
+        host = _first_given(table, ("Computer", "Hostname", "host"), n)
+        if not pc.all(pc.not_equal(host, "")).as_py():
+            raise _Unsure  # a record without a computer name: refused by the per-line path
+        stamps = _first_given(table, TIME_FIELDS, n)
+        given = pc.not_equal(stamps, "")
+        zoned = pc.match_substring_regex(stamps, _ZONED)
+        naive = pc.match_substring_regex(stamps, _NAIVE)
+        if not pc.all(pc.or_(pc.invert(given), pc.or_(zoned, naive))).as_py():
+            ts = pa.array([_time_of(r) for r in recs], TS_TYPE)
+        else:
+            now = pa.scalar(datetime.now(UTC), TS_TYPE)
+            as_zoned = pc.cast(pc.if_else(zoned, stamps, None), TS_TYPE)
+            as_naive = pc.cast(pc.cast(pc.if_else(naive, stamps, None), pa.timestamp("us")), TS_TYPE)
+            ts = pc.if_else(zoned, as_zoned, pc.if_else(naive, as_naive, now))
+        cols: dict[str, pa.Array] = {}
+        for name in table.column_names:
+            col = table.column(name)
+            t = col.type
+            if pa.types.is_string(t) or pa.types.is_null(t) or pa.types.is_integer(t) or pa.types.is_boolean(t):
+                cols[name] = col.cast(pa.string())
+            else:  # floats, objects, lists: as the per-line path spells them
+                cols[name] = pa.array([as_text(r.get(name)) for r in recs], pa.string())
+        cols["EventID"] = eid.cast(pa.string())
+        cols[CATEGORY], cols[HOST], cols[TS] = category, host, ts
+        return cols
+
+
+def _given(table: pa.Table, name: str, n: int):
+    """A text field with null as "" (absent: all ""); a field of another type makes the path unsure."""
+    if name not in table.column_names or pa.types.is_null(table.column(name).type):
+        return pa.repeat(pa.scalar("", pa.string()), n)
+    col = table.column(name)
+    if not pa.types.is_string(col.type):
+        raise _Unsure
+    return pc.fill_null(col, "")
+
+
+def _first_given(table: pa.Table, names: tuple[str, ...], n: int):
+    """``rec.get(a) or rec.get(b) or …`` over text fields."""
+    out = _given(table, names[-1], n)
+    for name in reversed(names[:-1]):
+        col = _given(table, name, n)
+        out = pc.if_else(pc.not_equal(col, ""), col, out)
+    return out
+
+
+def _lookup(eid, mapping: dict[int, str]):
+    keys = sorted(mapping)
+    return pc.take(pa.array([mapping[k] for k in keys], pa.string()), pc.index_in(eid, value_set=pa.array(keys, pa.int64())))
+
+
+def _time_of(rec: dict[str, Any]) -> datetime:
+    for field in TIME_FIELDS:
+        value = rec.get(field)
+        if value:
+            return parse_time(value, field)
+    return datetime.now(UTC)
 
 
 for _name in ("windows", "sysmon", "security"):
