@@ -142,7 +142,8 @@ class WindowsEvents:
             recs.append(flatten_evtx(nested) if isinstance(nested, dict) else obj)
         # Every field of every record (Table.from_pylist would take the first record's fields only);
         # mixed types in a field raise and the per-line path decides.
-        table = pa.Table.from_struct_array(pa.array(recs))
+        fields = sorted(set().union(*recs))
+        table = pa.table({f: pa.array([r.get(f) for r in recs]) for f in fields})
         try:
             return self._columns(table, recs)
         except _Unsure:
