@@ -84,7 +84,33 @@ async def test_ip_addresses_and_domains_are_extracted_for_an_allow_list_request(
     assert "10.1.2.3" in handoff[0]["targets"] and "10.1.2.3" in texts(replies)
 
 
+@pytest.mark.parametrize("text", ["xyz", "うーん", "ｗｗｗ", "。。。"])
+async def test_nonsense_is_never_answered_with_confidence(rasa_bot, text):
+    result = await rasa_bot.client.parse(text)
+    assert result["intent"]["name"] == "nlu_fallback", result["intent"]
+    ranking = [r for r in result["intent_ranking"] if r["name"] != "nlu_fallback"]
+    assert ranking[0]["name"] == "out_of_scope" and ranking[0]["confidence"] < 0.55
+
+
+async def test_set_phrases_between_intents_are_read_as_people_mean_them(rasa_bot):
+    expected = {
+        "お世話になっております、山田工業の経理です": "greet",
+        "では、本日はこれで失礼いたします": "goodbye",
+        "はい、それで進めてもらえますか": "affirm",
+        "今日の晩ごはん何にしよう": "out_of_scope",
+    }
+    for text, intent in expected.items():
+        assert (await rasa_bot.client.parse(text))["intent"]["name"] == intent, text
+
+
 # ---- dialogue ----------------------------------------------------------------------
+
+async def test_nonsense_gets_a_clarifying_question_with_buttons(rasa_bot):
+    replies = await rasa_bot.client.respond(f"x-{uuid.uuid4().hex[:8]}", "xyz", meta("c1"))
+    assert not any(m.custom for m in replies)
+    assert "確認" in texts(replies)
+    assert any(b.payload == "/human_handoff" for m in replies for b in m.buttons)
+
 
 async def test_low_confidence_asks_with_buttons_then_hands_over(rasa_bot):
     sender = f"u-{uuid.uuid4().hex[:8]}"
