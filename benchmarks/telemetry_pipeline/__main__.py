@@ -1,11 +1,11 @@
 """End-to-end telemetry pipeline benchmark: HTTP ingest → INGEST stream → detection → alert event.
 
 Run: ``.venv/bin/python -m benchmarks.telemetry_pipeline [--events 300000] [--batch 5000] [--rate 0]
-[--cores 0,1] [--detector-process]``
+[--cores 0,1] [--detector-process] [--source suricata|sysmon]``
 
 Starts embedded NATS and PostgreSQL and the telemetry service in-process,
 posts Suricata EVE batches (one in 50 events a C&C callback from one of 20
-hosts) as fast as it can (or at ``--rate`` events/s), and prints sustained
+hosts; ``--source sysmon``: Sysmon batches, one in 50 a shadow-copy deletion) as fast as it can (or at ``--rate`` events/s), and prints sustained
 events/s and the alert latency per batch: every alert event carries its
 batch id (``correlation_id``), so each one is matched to its own batch —
 
@@ -67,7 +67,34 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))]
 
 
-async def main(events: int, batch: int, rate: float, detector_process: bool) -> None:
+def sysmon_body(n: int, offset: int) -> bytes:
+    """Sysmon process, network and file events; one in 50 a shadow-copy deletion on one of 20 PCs."""
+    now = datetime.now(UTC)
+    lines = []
+    for i in range(n):
+        k = offset + i
+        bad = k % 50 == 0
+        eid = 1 if bad else (1, 3, 11)[k % 3]
+        rec = {"EventID": eid, "Channel": "Microsoft-Windows-Sysmon/Operational",
+               "Computer": f"PC-{(k // 50) % 20 + 1:02d}" if bad else f"PC-{k % 20 + 1:02d}",
+               "UtcTime": (now + timedelta(microseconds=k)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+               "ProcessGuid": f"{{{k:08x}-0000-0000-0000-000000000000}}", "ProcessId": 1000 + k % 5000,
+               "Image": "C:\\Windows\\System32\\vssadmin.exe" if bad else "C:\\Program Files\\App\\app.exe",
+               "User": "ACME\\taro"}
+        if eid == 1:
+            rec.update(CommandLine="vssadmin.exe delete shadows /all /quiet" if bad else f"app.exe --task {k % 97}",
+                       ParentImage="C:\\Windows\\System32\\cmd.exe", IntegrityLevel="High",
+                       Hashes="SHA256=" + "ab" * 32)
+        elif eid == 3:
+            rec.update(Protocol="tcp", SourceIp=f"192.168.1.{k % 200}", DestinationIp="198.51.100.7",
+                       DestinationPort=443, Initiated=True)
+        else:
+            rec.update(TargetFilename=f"C:\\Users\\taro\\Documents\\file{k % 1000}.docx")
+        lines.append(json.dumps(rec))
+    return "\n".join(lines).encode()
+
+
+async def main(events: int, batch: int, rate: float, detector_process: bool, source: str = "suricata") -> None:
     from otasuke.events import AggregateRef, EventStore, Tenant, ensure_streams
     from otasuke.events.schemas.enrolment import CompanyRegistered
     from otasuke.platform.auth import issue_token
@@ -116,8 +143,10 @@ async def main(events: int, batch: int, rate: float, detector_process: bool) -> 
                 break
             except Exception:
                 await asyncio.sleep(0.1)
-    token = issue_token(key, subject="utm-bench", role="device", partner_id="p", company_id="c")
-    bodies = [batch_body(batch, i * batch) for i in range(max(1, events // batch))]
+    token = issue_token(key, subject="utm-bench" if source == "suricata" else "pc-bench", role="device",
+                        partner_id="p", company_id="c")
+    make = batch_body if source == "suricata" else sysmon_body
+    bodies = [make(batch, i * batch) for i in range(max(1, events // batch))]
     sent_at: dict[str, float] = {}
     load_before = os.getloadavg()
     pids = {"service (+ client)": "self", "NATS server": ns.proc.pid}
@@ -133,7 +162,7 @@ async def main(events: int, batch: int, rate: float, detector_process: bool) -> 
                 await asyncio.sleep(max(0.0, t0 + i * batch / rate - time.perf_counter()))
             async with sem:
                 sent_at[f"b{i}"] = time.time()
-                r = await client.post("/api/v1/ingest/suricata", content=body,
+                r = await client.post(f"/api/v1/ingest/{source}", content=body,
                                       headers={"Authorization": f"Bearer {token}", "X-Batch-Id": f"b{i}"})
                 r.raise_for_status()
 
@@ -166,7 +195,7 @@ async def main(events: int, batch: int, rate: float, detector_process: bool) -> 
     n = len(bodies) * batch
     print(f"cores {os.sched_getaffinity(0)}; load average before {load_before[0]:.2f}, after {load_after[0]:.2f}"
           f"{'; detection in a second process' if detector else ''}")
-    print(f"events: {n:,} in {len(bodies)} batches of {batch:,}" + (f", offered at {rate:,.0f} events/s" if rate else ""))
+    print(f"events: {n:,} {source} in {len(bodies)} batches of {batch:,}" + (f", offered at {rate:,.0f} events/s" if rate else ""))
     print(f"HTTP ingest:          {n / t_ingest:,.0f} events/s")
     print(f"end to end (→ alert): {n / t_total:,.0f} events/s  ({t_total:.1f} s)")
     print("CPU seconds while measured: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
@@ -195,6 +224,8 @@ if __name__ == "__main__":
     ap.add_argument("--rate", type=float, default=0.0, help="offered events/s (0: as fast as possible)")
     ap.add_argument("--cores", default="0,1", help="CPU cores to pin to (this process and its children)")
     ap.add_argument("--detector-process", action="store_true", help="run detection in a second service process")
+    ap.add_argument("--source", choices=("suricata", "sysmon"), default="suricata",
+                    help="UTM (Suricata EVE) or EDR (Sysmon) batches")
     a = ap.parse_args()
     os.sched_setaffinity(0, {int(c) for c in a.cores.split(",")})
-    asyncio.run(main(a.events, a.batch, a.rate, a.detector_process))
+    asyncio.run(main(a.events, a.batch, a.rate, a.detector_process, a.source))
