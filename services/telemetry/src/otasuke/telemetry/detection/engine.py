@@ -676,6 +676,7 @@ def _python_leaf(k: str, v, python_regex):
 _LEAF_COST = {"eq": 0, "null": 0, "exists": 0, "prefix": 1, "suffix": 1, "cased_eq": 1, "contains": 2, "like": 3, "cased_like": 3, "fieldref": 3, "regex": 5, "cidr": 6, "cmp": 6, "keyword": 8}
 
 
+@lru_cache(maxsize=None)
 def _cost(node: Node) -> int:
     if isinstance(node, Leaf):
         return _LEAF_COST.get(node.kind, 5)
