@@ -179,3 +179,36 @@ def test_event_count_correlation_fires_once_per_burst_and_survives_restart():
         ("66666666-0000-0000-0000-000000000002", {"TargetUserName": "alice"}, 3, (0,))
     ]
     assert fired[0].rule.title == "Brute force"
+
+
+def test_long_distinct_values_and_literals_never_match_across_two_events():
+    # 600 events with long, all-different command lines are read row by row (not
+    # dictionary-encoded); the short Image values are encoded. Both must give the same
+    # answers, and a literal must never be found across the boundary of two events.
+    rules = [
+        rule("33333333-0000-0000-0000-000000000001", "    sel:\n        CommandLine|contains: 'Invoke-Mimikatz'\n    condition: sel"),
+        rule("33333333-0000-0000-0000-000000000002", "    sel:\n        CommandLine|startswith: 'powershell -nop'\n    condition: sel"),
+        rule("33333333-0000-0000-0000-000000000003", "    sel:\n        CommandLine|endswith: 'ENDMARK'\n    condition: sel"),
+        rule("33333333-0000-0000-0000-000000000004", "    sel:\n        CommandLine|re: 'token=[0-9]{3}7\\b'\n    condition: sel"),
+        rule("33333333-0000-0000-0000-000000000005", "    sel:\n        Image|endswith: '\\evil.exe'\n    condition: sel"),
+        rule("33333333-0000-0000-0000-000000000006", "    sel:\n        CommandLine|contains: 'ENDMARKcmd /c'\n    condition: sel"),
+        rule("33333333-0000-0000-0000-000000000007", "    keywords:\n        - 'sekurlsa::logonpasswords'\n    condition: keywords", "    product: windows"),
+    ]
+    events = []
+    for i in range(600):
+        cmd = f"cmd /c powershell -NoP -w hidden token={i:04d} " + "x" * 300
+        if i == 10:
+            cmd = "POWERSHELL -NOP " + cmd + " invoke-MIMIKATZ"
+        if i == 20:
+            cmd += " endmark"
+        if i == 30:
+            cmd += " sekurlsa::LogonPasswords"
+        events.append(proc(Image="C:\\x\\evil.exe" if i == 40 else "C:\\Windows\\System32\\cmd.exe", CommandLine=cmd))
+    got = matched(rules, events)
+    assert {r for r in got if r[0].endswith("1")} == {("33333333-0000-0000-0000-000000000001", 10)}
+    assert {r for r in got if r[0].endswith("2")} == {("33333333-0000-0000-0000-000000000002", 10)}
+    assert {r for r in got if r[0].endswith("3")} == {("33333333-0000-0000-0000-000000000003", 20)}
+    assert {r for r in got if r[0].endswith("4")} == {("33333333-0000-0000-0000-000000000004", i) for i in range(7, 600, 10)}
+    assert {r for r in got if r[0].endswith("5")} == {("33333333-0000-0000-0000-000000000005", 40)}
+    assert not {r for r in got if r[0].endswith("6")}  # "…endmark" + the next event's "cmd /c…"
+    assert {r for r in got if r[0].endswith("7")} == {("33333333-0000-0000-0000-000000000007", 30)}
