@@ -102,3 +102,25 @@ async def test_burst_windows_are_per_company_even_for_the_same_private_address(t
     await telemetry.settle()
     assert any(a["severity"] == "critical" for a in await telemetry.alerts(telemetry.A))
     assert all(a["severity"] != "critical" for a in await telemetry.alerts(telemetry.B))
+
+
+async def test_batches_waiting_together_are_detected_together_and_each_counted_once(telemetry):
+    """Detection was down while a UTM sent 5 batches: they are evaluated as one lot, yet each is its own event."""
+    from otasuke.telemetry.application.detection_worker import DetectionWorker
+
+    utm = await telemetry.device("utm-01", "utm")
+    rt = telemetry.runtime
+    await rt.extras["detection"].stop()
+    start = datetime.now(UTC)
+    for i in range(5):
+        r = await telemetry.send("suricata", utm, telemetry.suricata_c2(10, start=start + timedelta(seconds=10 * i)),
+                                 batch_id=f"lot-{i}")
+        assert r.status_code == 202
+    rt.extras["detection"] = worker = DetectionWorker(rt)
+    await worker.start()
+    await telemetry.settle()
+    [alert] = await telemetry.alerts()
+    assert alert["count"] == 50
+    events = [r.envelope async for r in telemetry.store.read("TELEMETRY", "telemetry.p1.acme.alert.>")]
+    assert sorted(e.correlation_id for e in events) == [f"lot-{i}" for i in range(5)]
+    assert (worker.lots, worker.batches, worker.alert_events) == (1, 5, 5)

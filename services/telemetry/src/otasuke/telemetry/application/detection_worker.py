@@ -122,6 +122,7 @@ class DetectionWorker:
         self._stop = asyncio.Event()
         self._state_saved = 0.0
         self._lock = asyncio.Lock()  # evaluation and correlation windows are shared by the tasks
+        self.lots = 0
         self.batches = 0
         self.events = 0
         self.alert_events = 0
@@ -220,6 +221,7 @@ class DetectionWorker:
                 await self._failed(msg, exc)
         if not batches:
             return
+        self.lots += 1
         async with self._lock:
             try:
                 per_batch = await asyncio.to_thread(self._evaluate, [b.table for b in batches])
