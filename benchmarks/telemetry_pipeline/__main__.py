@@ -1,7 +1,7 @@
 """End-to-end telemetry pipeline benchmark: HTTP ingest → INGEST stream → detection → alert event.
 
 Run: ``.venv/bin/python -m benchmarks.telemetry_pipeline [--events 300000] [--batch 5000] [--rate 0]
-[--cores 0,1] [--detector-process] [--source suricata|sysmon]``
+[--cores 0,1] [--detection-processes 1] [--source suricata|sysmon]``
 
 Starts embedded NATS and PostgreSQL and the telemetry service in-process,
 posts Suricata EVE batches (one in 50 events a C&C callback from one of 20
@@ -14,9 +14,8 @@ batch id (``correlation_id``), so each one is matched to its own batch —
 * ingest → alert: from the batch's append to INGEST to the alert event
   (both stream timestamps).
 
-``--detector-process`` runs detection in a second service process
-(``OTASUKE_TELEMETRY_DETECTION_WORKERS=0`` in the ingest process), the way
-a deployment scales it. The process pins itself (and its children) to
+``--detection-processes N`` lets the service run detection in N processes of
+its own (``OTASUKE_TELEMETRY_DETECTION_PROCESSES``) while it ingests. The process pins itself (and its children) to
 ``--cores`` and prints the load average before and after.
 """
 from __future__ import annotations
@@ -25,8 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import secrets
 import statistics
 import tempfile
@@ -94,7 +91,7 @@ def sysmon_body(n: int, offset: int) -> bytes:
     return "\n".join(lines).encode()
 
 
-async def main(events: int, batch: int, rate: float, detector_process: bool, source: str = "suricata") -> None:
+async def main(events: int, batch: int, rate: float, detection_processes: int, source: str = "suricata") -> None:
     from otasuke.events import AggregateRef, EventStore, Tenant, ensure_streams
     from otasuke.events.schemas.enrolment import CompanyRegistered
     from otasuke.platform.auth import issue_token
@@ -118,14 +115,9 @@ async def main(events: int, batch: int, rate: float, detector_process: bool, sou
     store = EventStore(nc)
     await store.append(AggregateRef("enrolment", Tenant("p", "c"), "company", "c"), [CompanyRegistered(
         company_id="c", name="bench", industry="x", employees=1, prefecture="x")], expected_seq=0)
-    detector = None
-    if detector_process:
-        # A second process of the same service that only detects (its HTTP port is unused here).
-        env = {**os.environ, "OTASUKE_NATS_URL": ns.url, "OTASUKE_DATABASE_URL": pg.url("postgres"),
-               "OTASUKE_DATA_DIR": str(tmp / "data"), "OTASUKE_SIGNING_KEY": key, "OTASUKE_LOG_LEVEL": "warning",
-               "OTASUKE_TELEMETRY_PORT": str(free_port())}
-        detector = subprocess.Popen([sys.executable, "-m", "otasuke.telemetry"], env=env)
-        os.environ["OTASUKE_TELEMETRY_DETECTION_WORKERS"] = "0"
+    if detection_processes:
+        # The service starts its own detection processes and only ingests itself (as in a deployment).
+        os.environ["OTASUKE_TELEMETRY_DETECTION_PROCESSES"] = str(detection_processes)
     app = create_app(load_spec("telemetry"), settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
@@ -136,8 +128,8 @@ async def main(events: int, batch: int, rate: float, detector_process: bool, sou
         if await rt.pool.fetchval("SELECT count(*) FROM companies"):
             break
         await asyncio.sleep(0.1)
-    if detector is not None:
-        for _ in range(300):  # until the detection process has bound its consumer
+    if detection_processes:
+        for _ in range(300):  # until a detection process has bound its consumer
             try:
                 await rt.js.consumer_info("INGEST", "telemetry_detection")
                 break
@@ -150,8 +142,8 @@ async def main(events: int, batch: int, rate: float, detector_process: bool, sou
     sent_at: dict[str, float] = {}
     load_before = os.getloadavg()
     pids = {"service (+ client)": "self", "NATS server": ns.proc.pid}
-    if detector is not None:
-        pids["detection process"] = detector.pid
+    for i, proc in enumerate(rt.extras.get("detection_processes", [])):
+        pids[f"detection process {i + 1}"] = proc.pid
     cpu_before = {k: cpu_seconds(p) for k, p in pids.items()}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
         t0 = time.perf_counter()
@@ -194,7 +186,7 @@ async def main(events: int, batch: int, rate: float, detector_process: bool, sou
             from_ingest.append(at - ingest_at[bid])
     n = len(bodies) * batch
     print(f"cores {os.sched_getaffinity(0)}; load average before {load_before[0]:.2f}, after {load_after[0]:.2f}"
-          f"{'; detection in a second process' if detector else ''}")
+          f"{f'; detection in {detection_processes} process(es) of its own' if detection_processes else ''}")
     print(f"events: {n:,} {source} in {len(bodies)} batches of {batch:,}" + (f", offered at {rate:,.0f} events/s" if rate else ""))
     print(f"HTTP ingest:          {n / t_ingest:,.0f} events/s")
     print(f"end to end (→ alert): {n / t_total:,.0f} events/s  ({t_total:.1f} s)")
@@ -209,9 +201,6 @@ async def main(events: int, batch: int, rate: float, detector_process: bool, sou
               f"max {ms(max(from_ingest))}")
     server.should_exit = True
     await task
-    if detector is not None:
-        detector.terminate()
-        detector.wait(30)
     await nc.close()
     ns.stop()
     pg.stop()
@@ -223,9 +212,10 @@ if __name__ == "__main__":
     ap.add_argument("--batch", type=int, default=5_000)
     ap.add_argument("--rate", type=float, default=0.0, help="offered events/s (0: as fast as possible)")
     ap.add_argument("--cores", default="0,1", help="CPU cores to pin to (this process and its children)")
-    ap.add_argument("--detector-process", action="store_true", help="run detection in a second service process")
+    ap.add_argument("--detection-processes", type=int, default=0,
+                    help="detection processes the service starts (OTASUKE_TELEMETRY_DETECTION_PROCESSES)")
     ap.add_argument("--source", choices=("suricata", "sysmon"), default="suricata",
                     help="UTM (Suricata EVE) or EDR (Sysmon) batches")
     a = ap.parse_args()
     os.sched_setaffinity(0, {int(c) for c in a.cores.split(",")})
-    asyncio.run(main(a.events, a.batch, a.rate, a.detector_process, a.source))
+    asyncio.run(main(a.events, a.batch, a.rate, a.detection_processes, a.source))

@@ -145,3 +145,13 @@ async def telemetry(start_service, auth_headers, nc):
     t = await start_telemetry(start_service, auth_headers, nc)
     yield t
     await t.client.aclose()
+
+
+@pytest.fixture
+async def telemetry_with_detection_process(start_service, auth_headers, nc, monkeypatch):
+    """The service with detection in a process of its own (OTASUKE_TELEMETRY_DETECTION_PROCESSES=1)."""
+    monkeypatch.setenv("OTASUKE_TELEMETRY_DETECTION_PROCESSES", "1")
+    await register_companies(nc)
+    t = await start_telemetry(start_service, auth_headers, nc)
+    yield t
+    await t.client.aclose()
