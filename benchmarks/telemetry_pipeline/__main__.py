@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import statistics
 import tempfile
 import time
@@ -204,6 +205,7 @@ async def main(events: int, batch: int, rate: float, detection_processes: int, s
     await nc.close()
     ns.stop()
     pg.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
