@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -32,21 +33,31 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
 
-# Sudachi parts of speech that never carry the meaning of a chat message on their own.
-FUNCTION_POS = {"助詞", "助動詞", "補助記号", "空白"}
+# Particles and auxiliaries count only when a message has nothing else (ちわっす, っす).
+FUNCTION_POS = {"助詞", "助動詞"}
+
+
+def _is_punctuation(text: str) -> bool:
+    return all(unicodedata.category(ch)[0] in "PZ" or ch in "ー〜~" for ch in text)
 
 
 def content_lemmas(message: Message) -> List[str]:
-    out = []
+    """Lemmas that can carry meaning: no punctuation, fillers (えーと, あ), numbers or lone kana.
+
+    Emoji are kept (👍 is an answer); particles and auxiliaries only when nothing else is left.
+    """
+    words, primary = [], []
     for token in message.get(TOKENS_NAMES[TEXT]) or []:
         lemma = token.lemma or token.text
-        if (token.get("pos") or "") in FUNCTION_POS or lemma == "0":
+        pos = token.get("pos") or ""
+        if _is_punctuation(token.text) or lemma == "0" or token.get("pos_detail") == "フィラー":
             continue
-        # A lone kana (あ, ん, え) is a filler, not a word.
         if len(lemma) == 1 and "\u3040" <= lemma <= "\u30ff":
             continue
-        out.append(lemma)
-    return out
+        words.append(lemma)
+        if pos not in FUNCTION_POS:
+            primary.append(lemma)
+    return primary or words
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)

@@ -66,5 +66,5 @@ class SudachiTokenizer(Tokenizer):
             if surface.isdigit():
                 lemma = "0"  # numbers differ, their role does not
             # The part of speech lets IntentEnsemble tell content words from particles and punctuation.
-            tokens.append(Token(surface, m.begin(), m.end(), data={"pos": m.part_of_speech()[0]}, lemma=lemma))
+            tokens.append(Token(surface, m.begin(), m.end(), data={"pos": m.part_of_speech()[0], "pos_detail": m.part_of_speech()[1]}, lemma=lemma))
         return self._apply_token_pattern(tokens)
