@@ -53,8 +53,8 @@ mkdir -p "$MODELS"
 exec 9>"$MODELS/.lock"
 flock 9
 if [ "${FORCE_TRAIN:-0}" = 1 ] || [ "$(cat "$MODELS/.stamp" 2>/dev/null || true)" != "$model_hash" ] || [ ! -f "$MODELS/helpdesk.tar.gz" ]; then
-  echo "setup.sh: training the Rasa model (inputs changed)"
-  (cd "$HERE" && PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/rasa" train \
+  echo "setup.sh: training the help-desk bot model (its data changed; this takes several minutes the first time)"
+  (cd "$HERE" && PYTHONWARNINGS=ignore PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/rasa" train \
       --config config.yml --domain domain.yml --data data \
       --out "$MODELS.tmp.$$" --fixed-model-name helpdesk --quiet)
   # Publish the new model atomically: a running Rasa server or test never sees half a file.
