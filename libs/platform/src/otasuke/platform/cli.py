@@ -132,7 +132,7 @@ def events_replay(
         nc = await nats.connect(_nats_url())
         js = nc.jetstream()
         try:
-            total = await rp.count(js, stream.upper(), subject)
+            total = await _transient_retry(lambda: rp.count(js, stream.upper(), subject))
         except Exception as exc:
             err.print(f"[red]cannot read stream {stream}: {exc}[/]")
             await nc.close()
@@ -210,7 +210,7 @@ def events_rebuild(
 
         nc = await nats.connect(_nats_url())
         js = nc.jetstream()
-        stream_total = (await js.stream_info(handler.stream)).state.last_seq
+        stream_total = (await _transient_retry(lambda: js.stream_info(handler.stream))).state.last_seq
         runner = None
         try:
             reply = await nc.request(CONTROL_SUBJECT, projection.encode(), timeout=30)
@@ -223,7 +223,7 @@ def events_rebuild(
             pool = await create_pool(s.database_url, service)
             runner = ConsumerRunner(nc, handler, pool)
             await runner.start()
-            await runner.rebuild()
+            await _transient_retry(runner.rebuild)
             err.print("no running service owns it: rebuilding here")
         with Progress(TextColumn(projection), BarColumn(), MofNCompleteColumn(), console=err) as progress:
             task = progress.add_task("rebuild", total=stream_total)
@@ -231,7 +231,7 @@ def events_rebuild(
             while True:
                 try:
                     info = await js.consumer_info(handler.stream, handler.durable)
-                except NotFoundError:  # being recreated after the reset
+                except (NotFoundError, *TRANSIENT):  # being recreated, or a leader election under way
                     await asyncio.sleep(0.2)
                     continue
                 done = info.ack_floor.stream_seq if info.ack_floor else 0
@@ -253,6 +253,27 @@ def events_rebuild(
 
     n = asyncio.run(go())
     err.print(f"rebuilt {projection}: {n} events applied")
+
+
+def _transient_errors() -> tuple[type[Exception], ...]:
+    import nats.errors
+    from nats.js.errors import ServiceUnavailableError
+
+    return (nats.errors.TimeoutError, ServiceUnavailableError)
+
+
+TRANSIENT = _transient_errors()
+
+
+async def _transient_retry(call, attempts: int = 20, delay: float = 0.5):
+    """Retry a JetStream API call through a leader election (timeouts, 503s) for ~10 s."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except TRANSIENT:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(delay)
 
 
 def _load_plugins() -> None:
