@@ -281,67 +281,6 @@ def _like_literal(pattern: str) -> str:
     return best
 
 
-# Fields whose values are few and shared by many events: an equality on them narrows little.
-LOW_CARDINALITY = frozenset({"eventid", "channel", "provider_name", "sourcename", "logontype", "task", "level"})
-
-
-def required_literals(node: Node) -> frozenset | None:
-    """A set of (mode, field, literal) of which at least one must occur in a matching row.
-
-    mode "eq": the lower-cased field equals literal; "sub": it contains literal.
-    None means no such set is known (the rule is evaluated on every row of its log source).
-    """
-    if isinstance(node, Leaf):
-        k, f, v = node.kind, node.field, node.value
-        if k == "eq":
-            return frozenset({("eq", f, v)})
-        if k in ("contains", "prefix", "suffix"):
-            return frozenset({("sub", f, v)}) if len(v.encode()) >= MIN_LITERAL else None
-        if k in ("like", "cased_like"):
-            lit = fold(_like_literal(v))
-            return frozenset({("sub", f, lit)}) if len(lit.encode()) >= MIN_LITERAL else None
-        if k == "cased_eq":
-            return frozenset({("eq", f, fold(v))})
-        if k == "keyword":
-            lit = fold(_like_literal(v))
-            return frozenset({("kw", None, lit)}) if len(lit) >= MIN_LITERAL else None
-        if k == "regex":
-            lits = regex_literals(v)
-            return frozenset(("sub", f, x) for x in lits) if lits else None
-        return None
-    tag = node[0]
-    if tag == "const":
-        return None if node[1] else frozenset()
-    if tag == "or":
-        out: set = set()
-        for c in node[1]:
-            r = required_literals(c)
-            if r is None:
-                return None
-            out |= r
-        return frozenset(out)
-    if tag == "and":
-        best, best_score = None, None
-        for c in node[1]:
-            r = required_literals(c)
-            if r is None:
-                continue
-            if not r:
-                return r
-            score = (min(_literal_score(x) for x in r), -len(r))
-            if best_score is None or score > best_score:
-                best, best_score = r, score
-        return best
-    return None
-
-
-def _literal_score(lit: tuple) -> int:
-    mode, field, value = lit
-    if mode == "eq":
-        return 1 if field in LOW_CARDINALITY else len(value) + 8
-    return len(value)
-
-
 def regex_literals(pattern: str) -> frozenset[str] | None:
     """Lower-cased literals one of which any match of `pattern` must contain (None: unknown)."""
     try:
@@ -374,11 +313,3 @@ def regex_literals(pattern: str) -> frozenset[str] | None:
         return best(sre_parse.parse(pattern))
     except Exception:
         return None
-
-
-def leaf_literals(leaf: Leaf) -> frozenset | None:
-    """(mode, field, literal) of which one must hold for the leaf to be true."""
-    if leaf.kind == "regex":
-        lits = regex_literals(leaf.value)
-        return frozenset(("sub", leaf.field, x) for x in lits) if lits else None
-    return required_literals(leaf)
