@@ -11,6 +11,7 @@ from otasuke.platform.service import Runtime, ServiceSpec
 from ..application.book import InsuranceBook
 from ..application.bundled_cover import BundledCover, renew_due_policies
 from ..application.risk_facts import IncidentTickets, LatestDiagnosis, MonitoredDevicesAndAlerts, TrainingResults
+from .api import access
 from .api.claims import ClaimController
 from .api.coverage import CoverageController
 from .api.policies import PolicyController
@@ -57,4 +58,5 @@ spec = ServiceSpec(
     reactors=lambda rt: [BundledCover(rt.store)],
     on_startup=[_start_renewals],
     on_shutdown=[_stop_renewals],
+    litestar_kwargs={"dependencies": access.dependencies},
 )

@@ -5,17 +5,16 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
+from litestar import Controller, get, post
 
 from otasuke.events import Tenant
-from otasuke.platform.auth import Role, principal_of, require_role
+from otasuke.platform.auth import Role
 from otasuke.platform.service import Runtime
 
 from ...application import claims
 from ...application.book import BOOK
 from ...domain.claim import STATUS_JA
-from .access import company_tenant, visible
+from .access import Caller
 
 
 class ClaimIn(msgspec.Struct, kw_only=True):
@@ -78,14 +77,12 @@ class ClaimController(Controller):
     tags = ["claims"]
 
     @post("/", status_code=201)
-    async def open(self, data: ClaimIn, request: Request, runtime: Runtime) -> ClaimOut:
+    async def open(self, data: ClaimIn, caller: Caller, runtime: Runtime) -> ClaimOut:
         """Start a claim from a ticket or an alert; asking again for the same incident adds any new evidence."""
-        principal = principal_of(request)
-        require_role(principal, Role.COMPANY_ADMIN, Role.OPERATOR, Role.SERVICE)
-        tenant = await company_tenant(runtime, principal, data.company_id)
+        tenant = await caller.company(data.company_id, Role.COMPANY_ADMIN, Role.OPERATOR, Role.SERVICE)
         claim_id, outcome = await claims.open_claim(
             runtime.store, runtime.pool, tenant=tenant, ticket_id=data.ticket_id, alert_id=data.alert_id,
-            description=data.description, actor=principal.subject,
+            description=data.description, actor=caller.subject,
         )
         await runtime.wait_for(BOOK, outcome.version)
         return await self._out(runtime, claim_id)
@@ -95,37 +92,26 @@ class ClaimController(Controller):
         return await claim_out(runtime.pool, row)
 
     @get("/")
-    async def list_claims(self, request: Request, runtime: Runtime, company_id: str | None = None) -> list[ClaimOut]:
-        principal = principal_of(request)
-        if company_id is None and principal.is_partner_staff:
-            rows = await runtime.pool.fetch("SELECT * FROM ins_claims WHERE partner_id=$1 ORDER BY opened_at DESC", principal.partner_id)
-        else:
-            tenant = await company_tenant(runtime, principal, company_id)
-            rows = await runtime.pool.fetch(
-                "SELECT * FROM ins_claims WHERE company_id=$1 AND partner_id=$2 ORDER BY opened_at DESC",
-                tenant.company_id, tenant.partner_id,
-            )
+    async def list_claims(self, caller: Caller, runtime: Runtime, company_id: str | None = None) -> list[ClaimOut]:
+        """A company's claims; partner staff may omit company_id to list the partner's."""
+        scope = await caller.scope(company_id)
+        rows = await runtime.pool.fetch(
+            "SELECT * FROM ins_claims WHERE partner_id=$1 AND ($2::text IS NULL OR company_id=$2) ORDER BY opened_at DESC",
+            *scope,
+        )
         return [await claim_out(runtime.pool, r) for r in rows]
 
-    async def _row(self, request: Request, runtime: Runtime, claim_id: str):
-        row = await runtime.pool.fetchrow("SELECT * FROM ins_claims WHERE claim_id=$1", claim_id)
-        if row is None or not visible(principal_of(request), row["partner_id"], row["company_id"]):
-            raise NotFoundException("not found")
-        return row
-
     @get("/{claim_id:str}")
-    async def get_claim(self, claim_id: str, request: Request, runtime: Runtime) -> ClaimOut:
-        return await claim_out(runtime.pool, await self._row(request, runtime, claim_id))
+    async def get_claim(self, claim_id: str, caller: Caller, runtime: Runtime) -> ClaimOut:
+        return await claim_out(runtime.pool, await caller.row("ins_claims", claim_id))
 
     @post("/{claim_id:str}/status", status_code=200)
-    async def change_status(self, claim_id: str, data: StatusIn, request: Request, runtime: Runtime) -> ClaimOut:
+    async def change_status(self, claim_id: str, data: StatusIn, caller: Caller, runtime: Runtime) -> ClaimOut:
         """The insurer's staff move a claim on: documents_requested, under_review, approved/denied, settled (with paid_yen)."""
-        principal = principal_of(request)
-        require_role(principal, Role.INSURER)
-        row = await self._row(request, runtime, claim_id)
+        row = await caller.row("ins_claims", claim_id, Role.INSURER)
         outcome = await claims.change_status(
             runtime.store, runtime.pool, tenant=Tenant(row["partner_id"], row["company_id"]), claim_id=claim_id,
-            status=data.status, note=data.note, paid_yen=data.paid_yen, actor=principal.subject,
+            status=data.status, note=data.note, paid_yen=data.paid_yen, actor=caller.subject,
         )
         await runtime.wait_for(BOOK, outcome.version)
         return await self._out(runtime, claim_id)

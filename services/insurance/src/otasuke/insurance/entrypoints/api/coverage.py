@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
 
 from otasuke.events.schemas.insurance import CoverLimit
-from otasuke.platform.auth import principal_of
 from otasuke.platform.service import Runtime
 
 from ...application.book import BOOK
 from ...application.quoting import settle
 from ...domain.coverage import ActivePolicy, CoverageAnswer, explain
 from ...tables import coverage_texts
-from .access import company_tenant
+from .access import Caller
 
 
 class CoverageController(Controller):
@@ -21,11 +20,11 @@ class CoverageController(Controller):
 
     @get("/")
     async def coverage(
-        self, request: Request, runtime: Runtime, company_id: str | None = None, category: str | None = None,
+        self, caller: Caller, runtime: Runtime, company_id: str | None = None, category: str | None = None,
         alert_id: str | None = None,
     ) -> CoverageAnswer:
         """What the company's active cover pays for; ``category`` (e.g. ransomware) or ``alert_id`` narrows it to one incident."""
-        tenant = await company_tenant(runtime, principal_of(request), company_id)
+        tenant = await caller.company(company_id)
         await settle(runtime, BOOK)
         if alert_id and not category:
             category = await runtime.pool.fetchval(

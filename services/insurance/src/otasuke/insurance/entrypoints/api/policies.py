@@ -4,15 +4,15 @@ from __future__ import annotations
 from datetime import date
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar import Controller, Response, get, post
+from litestar.exceptions import ValidationException
 
 from otasuke.events.schemas.insurance import CoverLimit
-from otasuke.platform.auth import Role, principal_of, require_role
+from otasuke.platform.auth import Role
 from otasuke.platform.service import Runtime
 
 from ...application.bundled_cover import renew_due_policies
-from .access import company_tenant, visible
+from .access import Caller
 from .documents import html_response, pdf_response, render
 
 
@@ -54,50 +54,39 @@ class PolicyController(Controller):
     tags = ["policies"]
 
     @get("/")
-    async def list_policies(self, request: Request, runtime: Runtime, company_id: str | None = None) -> list[PolicyOut]:
+    async def list_policies(self, caller: Caller, runtime: Runtime, company_id: str | None = None) -> list[PolicyOut]:
         """A company's policies (bundled and top-up). Partner staff may omit company_id to list the partner's book."""
-        principal = principal_of(request)
-        if company_id is None and principal.is_partner_staff:
-            rows = await runtime.pool.fetch(
-                "SELECT * FROM ins_policies WHERE partner_id=$1 ORDER BY company_id, tier, starts_on", principal.partner_id
-            )
-        else:
-            tenant = await company_tenant(runtime, principal, company_id)
-            rows = await runtime.pool.fetch(
-                "SELECT * FROM ins_policies WHERE company_id=$1 AND partner_id=$2 ORDER BY tier, starts_on",
-                tenant.company_id, tenant.partner_id,
-            )
+        scope = await caller.scope(company_id)
+        rows = await runtime.pool.fetch(
+            """SELECT * FROM ins_policies WHERE partner_id=$1 AND ($2::text IS NULL OR company_id=$2)
+               ORDER BY company_id, tier, starts_on""",
+            *scope,
+        )
         return [policy_out(r) for r in rows]
 
-    async def _one(self, request: Request, runtime: Runtime, policy_id: str):
-        row = await runtime.pool.fetchrow("SELECT * FROM ins_policies WHERE policy_id=$1", policy_id)
-        if row is None or not visible(principal_of(request), row["partner_id"], row["company_id"]):
-            raise NotFoundException("not found")
-        return row
-
     @get("/{policy_id:str}")
-    async def get_policy(self, policy_id: str, request: Request, runtime: Runtime) -> PolicyOut:
-        return policy_out(await self._one(request, runtime, policy_id))
+    async def get_policy(self, policy_id: str, caller: Caller) -> PolicyOut:
+        return policy_out(await caller.row("ins_policies", policy_id))
 
-    async def _html(self, request: Request, runtime: Runtime, policy_id: str) -> tuple[str, PolicyOut]:
-        p = policy_out(await self._one(request, runtime, policy_id))
+    async def _html(self, caller: Caller, runtime: Runtime, policy_id: str) -> tuple[str, PolicyOut]:
+        p = policy_out(await caller.row("ins_policies", policy_id))
         company = await runtime.pool.fetchrow("SELECT * FROM companies WHERE company_id=$1", p.company_id)
         return render("policy.html", policy=p, company=company), p
 
     @get("/{policy_id:str}/document.html")
-    async def policy_html(self, policy_id: str, request: Request, runtime: Runtime) -> Response:
-        html, _ = await self._html(request, runtime, policy_id)
+    async def policy_html(self, policy_id: str, caller: Caller, runtime: Runtime) -> Response:
+        html, _ = await self._html(caller, runtime, policy_id)
         return html_response(html)
 
     @get("/{policy_id:str}/document.pdf")
-    async def policy_pdf(self, policy_id: str, request: Request, runtime: Runtime) -> Response:
-        html, p = await self._html(request, runtime, policy_id)
+    async def policy_pdf(self, policy_id: str, caller: Caller, runtime: Runtime) -> Response:
+        html, p = await self._html(caller, runtime, policy_id)
         return await pdf_response(html, f"policy-{p.id}.pdf")
 
     @post("/renewals", status_code=200)
-    async def run_renewals(self, request: Request, runtime: Runtime, today: date | None = None) -> RenewalsOut:
+    async def run_renewals(self, caller: Caller, runtime: Runtime, today: date | None = None) -> RenewalsOut:
         """Renew bundled cover that reached its end while the service is still active (also runs by itself daily)."""
-        require_role(principal_of(request), Role.OPERATOR, Role.SERVICE)
+        caller.allow(Role.OPERATOR, Role.SERVICE)
         if today is not None and today > date.today():
             # Renewing ahead of time would start cover periods that have not begun.
             raise ValidationException("today may not be in the future")

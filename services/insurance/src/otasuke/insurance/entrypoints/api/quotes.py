@@ -4,17 +4,17 @@ from __future__ import annotations
 from datetime import date
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from litestar import Controller, Response, get, post
 
+from otasuke.events import Tenant
 from otasuke.events.schemas.insurance import CoverLimit, DiagnosisSnapshot, PriceStep, QuoteCondition, QuoteIssued
-from otasuke.platform.auth import Role, principal_of, require_role
+from otasuke.platform.auth import Role
 from otasuke.platform.service import Runtime
 
 from ...application.book import BOOK
 from ...application.quoting import accept_quote, request_quote
 from ...tables import coverage_texts
-from .access import company_tenant, visible
+from .access import Caller
 from .documents import html_response, pdf_response, render
 
 
@@ -67,63 +67,53 @@ class QuoteController(Controller):
     tags = ["quotes"]
 
     @post("/", status_code=201)
-    async def create(self, data: QuoteIn, request: Request, runtime: Runtime) -> QuoteOut:
-        principal = principal_of(request)
-        require_role(principal, Role.COMPANY_ADMIN, Role.OPERATOR, Role.SERVICE)
-        tenant = await company_tenant(runtime, principal, data.company_id)
+    async def create(self, data: QuoteIn, caller: Caller, runtime: Runtime) -> QuoteOut:
+        tenant = await caller.company(data.company_id, Role.COMPANY_ADMIN, Role.OPERATOR, Role.SERVICE)
         issued, seq = await request_quote(
             runtime, tenant=tenant, industry=data.industry, revenue_band=data.revenue_band, plan=data.plan,
-            actor=principal.subject, request_id=data.request_id, today=date.today(),
+            actor=caller.subject, request_id=data.request_id, today=date.today(),
         )
         await runtime.wait_for(BOOK, seq)
         return quote_out(tenant.company_id, issued)
 
     @get("/")
-    async def list_quotes(self, request: Request, runtime: Runtime, company_id: str | None = None) -> list[QuoteOut]:
-        tenant = await company_tenant(runtime, principal_of(request), company_id)
+    async def list_quotes(self, caller: Caller, runtime: Runtime, company_id: str | None = None) -> list[QuoteOut]:
+        tenant = await caller.company(company_id)
         rows = await runtime.pool.fetch(
             "SELECT * FROM ins_quotes WHERE company_id=$1 AND partner_id=$2 ORDER BY seq DESC", tenant.company_id, tenant.partner_id
         )
-        return [quote_out(r["company_id"], msgspec.json.decode(r["body"], type=QuoteIssued), r["accepted_policy_id"]) for r in rows]
+        return [self._decoded(r) for r in rows]
 
-    async def _one(self, request: Request, runtime: Runtime, quote_id: str):
-        row = await runtime.pool.fetchrow("SELECT * FROM ins_quotes WHERE quote_id=$1", quote_id)
-        if row is None or not visible(principal_of(request), row["partner_id"], row["company_id"]):
-            raise NotFoundException("not found")
-        return row, msgspec.json.decode(row["body"], type=QuoteIssued)
+    @staticmethod
+    def _decoded(row) -> QuoteOut:
+        return quote_out(row["company_id"], msgspec.json.decode(row["body"], type=QuoteIssued), row["accepted_policy_id"])
 
     @get("/{quote_id:str}")
-    async def get_quote(self, quote_id: str, request: Request, runtime: Runtime) -> QuoteOut:
-        row, q = await self._one(request, runtime, quote_id)
-        return quote_out(row["company_id"], q, row["accepted_policy_id"])
+    async def get_quote(self, quote_id: str, caller: Caller) -> QuoteOut:
+        return self._decoded(await caller.row("ins_quotes", quote_id))
 
-    async def _html(self, request, runtime, quote_id) -> tuple[str, QuoteOut]:
-        row, q = await self._one(request, runtime, quote_id)
-        out = quote_out(row["company_id"], q, row["accepted_policy_id"])
-        company = await runtime.pool.fetchrow("SELECT * FROM companies WHERE company_id=$1", row["company_id"])
+    async def _html(self, caller: Caller, runtime: Runtime, quote_id: str) -> tuple[str, QuoteOut]:
+        out = self._decoded(await caller.row("ins_quotes", quote_id))
+        company = await runtime.pool.fetchrow("SELECT * FROM companies WHERE company_id=$1", out.company_id)
         return render("quote.html", quote=out, company=company), out
 
     @get("/{quote_id:str}/document.html")
-    async def quote_html(self, quote_id: str, request: Request, runtime: Runtime) -> Response:
-        html, _ = await self._html(request, runtime, quote_id)
+    async def quote_html(self, quote_id: str, caller: Caller, runtime: Runtime) -> Response:
+        html, _ = await self._html(caller, runtime, quote_id)
         return html_response(html)
 
     @get("/{quote_id:str}/document.pdf")
-    async def quote_pdf(self, quote_id: str, request: Request, runtime: Runtime) -> Response:
-        html, out = await self._html(request, runtime, quote_id)
+    async def quote_pdf(self, quote_id: str, caller: Caller, runtime: Runtime) -> Response:
+        html, out = await self._html(caller, runtime, quote_id)
         return await pdf_response(html, f"quote-{out.id}.pdf")
 
     @post("/{quote_id:str}/accept", status_code=201)
-    async def accept(self, quote_id: str, request: Request, runtime: Runtime) -> AcceptedOut:
+    async def accept(self, quote_id: str, caller: Caller, runtime: Runtime) -> AcceptedOut:
         """The company takes the top-up cover: a top-up policy is issued from the quote."""
-        principal = principal_of(request)
-        require_role(principal, Role.COMPANY_ADMIN, Role.OPERATOR)
-        row, _ = await self._one(request, runtime, quote_id)
-        from otasuke.events import Tenant
-
+        row = await caller.row("ins_quotes", quote_id, Role.COMPANY_ADMIN, Role.OPERATOR)
         policy_id, seq = await accept_quote(
             runtime.store, tenant=Tenant(row["partner_id"], row["company_id"]), quote_id=quote_id,
-            actor=principal.subject, today=date.today(),
+            actor=caller.subject, today=date.today(),
         )
         await runtime.wait_for(BOOK, seq)
         return AcceptedOut(quote_id, policy_id)

@@ -5,12 +5,11 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
 
-from otasuke.platform.auth import principal_of, require_partner_staff
 from otasuke.platform.service import Runtime
 
-from .access import company_tenant
+from .access import Caller
 from .claims import ClaimOut, claim_out
 from .policies import PolicyOut, policy_out
 
@@ -105,10 +104,8 @@ class UnderwritingController(Controller):
     tags = ["underwriting"]
 
     @get("/companies/{company_id:str}")
-    async def company(self, company_id: str, request: Request, runtime: Runtime) -> CompanyRisk:
-        principal = principal_of(request)
-        require_partner_staff(principal)
-        tenant = await company_tenant(runtime, principal, company_id)
+    async def company(self, company_id: str, caller: Caller, runtime: Runtime) -> CompanyRisk:
+        tenant = await caller.company(company_id, staff=True)
         pool = runtime.pool
         c = await pool.fetchrow("SELECT * FROM companies WHERE company_id=$1", company_id)
         services = [r["service"] for r in await pool.fetch(
@@ -152,10 +149,8 @@ class UnderwritingController(Controller):
         )
 
     @get("/book")
-    async def book(self, request: Request, runtime: Runtime) -> Book:
-        principal = principal_of(request)
-        require_partner_staff(principal)
-        pool, partner = runtime.pool, principal.partner_id
+    async def book(self, caller: Caller, runtime: Runtime) -> Book:
+        pool, partner = runtime.pool, caller.partner_staff()
         policies = [policy_out(r) for r in await pool.fetch(
             "SELECT * FROM ins_policies WHERE partner_id=$1 ORDER BY company_id, tier, starts_on", partner)]
         companies = {r["company_id"]: r for r in await pool.fetch(
