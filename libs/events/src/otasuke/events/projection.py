@@ -15,15 +15,16 @@ Both kinds:
 * retry a failing message with back-off and, after ``max_deliveries``, move it
   to the dead-letter stream with the reason and go on;
 * run as one active instance per name across replicas (a PostgreSQL advisory
-  lock for projections; JetStream's single durable for reactors).
+  lock held by a :class:`SessionLock` for projections; JetStream's single
+  durable for reactors).
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
-from collections.abc import Iterable
-from typing import ClassVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ClassVar
 
 import asyncpg
 from nats.aio.client import Client as NATS
@@ -46,6 +47,105 @@ CREATE TABLE IF NOT EXISTS otasuke_checkpoints (
     updated_at timestamptz NOT NULL DEFAULT now()
 )
 """
+
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+"""Opens a database session of its own, outside any pool (``Runtime.connect``)."""
+
+
+async def stop_pulling(tasks: Iterable[asyncio.Task | None], subs: Iterable[Any]) -> None:
+    """Stop tasks that fetch from pull subscriptions, then unsubscribe those subscriptions.
+
+    Every pull loop (projections, reactors, the NATS ingest door, detection
+    workers) stops this way: a pull subscription left with fetched-but-unread
+    messages makes ``nc.drain()`` wait its full timeout at shutdown.
+    """
+    tasks = [t for t in tasks if t is not None]
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass
+    for sub in subs:
+        await unsubscribe_quietly(sub)
+
+
+async def unsubscribe_quietly(sub) -> None:
+    """Unsubscribe, ignoring a subscription or connection that is already gone."""
+    if sub is None:
+        return
+    try:
+        await sub.unsubscribe()
+    except Exception:
+        pass
+
+
+class SessionLock:
+    """A PostgreSQL advisory lock, held by one database session for as long as its holder runs.
+
+    PostgreSQL frees the lock when that session ends, so the session is kept
+    apart: opened with ``connect`` (outside the pool, so it takes no pool slot
+    and survives ``pool.close()`` ordering), or, without ``connect``, taken
+    from ``pool`` and kept until :meth:`release` (asyncpg resets a released
+    connection with ``pg_advisory_unlock_all()``). If the session dies (a
+    database restart, a dropped connection), the lock went with it:
+    :attr:`held` turns false and the holder must stop leading and
+    :meth:`acquire` again.
+    """
+
+    def __init__(self, name: str, *, pool: asyncpg.Pool | None = None, connect: Connect | None = None,
+                 poll: float = 2.0):
+        if pool is None and connect is None:
+            raise ValueError("a SessionLock needs a pool or a connect function")
+        self.name = name
+        self.key = int.from_bytes(hashlib.sha1(name.encode()).digest()[:8], "big", signed=True)
+        self.pool = pool
+        self.connect = connect
+        self.poll = poll
+        self._conn: asyncpg.Connection | None = None
+        self._held = False
+
+    @property
+    def held(self) -> bool:
+        return self._held and self._conn is not None and not self._conn.is_closed()
+
+    async def acquire(self, stop: asyncio.Event) -> bool:
+        """Wait until this session holds the lock (True) or ``stop`` is set (False)."""
+        while not stop.is_set():
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    await self._close()
+                    self._conn = await self.connect() if self.connect else await self.pool.acquire()
+                if await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key):
+                    self._held = True
+                    return True
+            except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("lock %s: database session unavailable (%s); retrying", self.name, exc)
+                await self._close()
+            try:
+                await asyncio.wait_for(stop.wait(), self.poll)
+            except asyncio.TimeoutError:
+                pass
+        return False
+
+    async def release(self) -> None:
+        """Give the lock up by ending (or returning) its session."""
+        self._held = False
+        await self._close()
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if self.connect is not None:
+                await conn.close()
+            else:
+                await self.pool.release(conn)
+        except Exception:  # an already-broken session: nothing left to free
+            conn.terminate()
 
 
 class Handler:
@@ -94,6 +194,7 @@ class ConsumerRunner:
         max_deliveries: int = 5,
         batch: int = 64,
         retry_delay: float = 0.5,
+        connect: Connect | None = None,
     ):
         if isinstance(handler, Projection) and pool is None:
             raise ValueError(f"projection {handler.name} needs a PostgreSQL pool")
@@ -113,7 +214,8 @@ class ConsumerRunner:
         self._resume.set()
         self._idle = asyncio.Event()
         self._moved = asyncio.Condition()
-        self._lock_conn: asyncpg.Connection | None = None
+        # Projections lead through a session of their own (``connect``), else a pooled connection kept while running.
+        self._lock = SessionLock(handler.name, pool=pool, connect=connect) if isinstance(handler, Projection) else None
         self._sub = None
         self._consumer_seq: int | None = None
         self.active = False
@@ -130,22 +232,11 @@ class ConsumerRunner:
     async def stop(self) -> None:
         self._stop.set()
         self._resume.set()
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-        if self._sub is not None:
-            # A pull subscription with fetched-but-unread messages makes nc.drain() wait its full timeout.
-            try:
-                await self._sub.unsubscribe()
-            except Exception:
-                pass
-            self._sub = None
-        if self._lock_conn is not None:
-            await self._lock_conn.close()
-            self._lock_conn = None
+        await stop_pulling([self._task], [self._sub])
+        self._sub = None
+        self.active = False
+        if self._lock is not None:
+            await self._lock.release()
 
     async def lag(self) -> int:
         """Messages not yet handled (pending + unacknowledged)."""
@@ -193,25 +284,22 @@ class ConsumerRunner:
 
     async def _acquire_leadership(self) -> None:
         """One active projection instance per name, across replicas."""
-        if not isinstance(self.handler, Projection):
+        if self._lock is None or await self._lock.acquire(self._stop):
             self.active = True
+
+    async def _lead_or_wait(self) -> None:
+        """Stop consuming if the lock's session died (another replica may lead now), then compete again."""
+        if self._lock is None or self._lock.held:
             return
-        key = int.from_bytes(hashlib.sha1(self.handler.name.encode()).digest()[:8], "big", signed=True)
-        # A dedicated session holds the advisory lock for as long as we run.
-        self._lock_conn = await asyncpg.connect(**_conn_kwargs(self.pool))
-        while not self._stop.is_set():
-            if await self._lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                self.active = True
-                return
-            await asyncio.sleep(2.0)
+        log.warning("consumer %s: lost the leadership session; waiting to lead again", self.handler.name)
+        self.active = False
+        await unsubscribe_quietly(self._sub)
+        self._sub = None  # a new leader resumes from the checkpoint
+        await self._acquire_leadership()
 
     async def _delete_consumer(self) -> None:
-        if self._sub is not None:
-            try:
-                await self._sub.unsubscribe()
-            except Exception:
-                pass
-            self._sub = None
+        await unsubscribe_quietly(self._sub)
+        self._sub = None
         try:
             await self.js.delete_consumer(self.handler.stream, self.handler.durable)
         except NotFoundError:
@@ -257,6 +345,9 @@ class ConsumerRunner:
         while not self._stop.is_set():
             try:
                 await self._resume.wait()
+                await self._lead_or_wait()
+                if self._stop.is_set():
+                    break
                 if self._sub is None:
                     self._sub = await self._subscribe()
                 try:
@@ -411,7 +502,8 @@ async def reset_projection(pool: asyncpg.Pool, projection: Projection) -> None:
 
 
 def _conn_kwargs(pool: asyncpg.Pool) -> dict:
-    # asyncpg keeps the connect arguments on the pool; reuse them for the lock session.
+    # Deprecated: reads asyncpg's private pool attributes. Kept only for the training
+    # sender until it uses SessionLock(..., connect=rt.connect); nothing here calls it.
     args, kwargs = pool._connect_args, pool._connect_kwargs  # noqa: SLF001 - no public accessor
     out = dict(kwargs)
     if args:

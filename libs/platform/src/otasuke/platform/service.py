@@ -60,6 +60,14 @@ class Runtime:
     def runner(self, name: str) -> ConsumerRunner:
         return self.runners[name]
 
+    async def connect(self) -> asyncpg.Connection:
+        """A database session of its own, outside the pool, on the service's schema.
+
+        For what must live exactly as long as one session (an advisory lock
+        held for leadership) without occupying a pool slot. The caller closes it.
+        """
+        return await asyncpg.connect(self.settings.database_url, server_settings=_schema_settings(self.service))
+
     async def wait_for(self, projection: str, seq: int, timeout: float = 10.0) -> None:
         """Read-your-writes: wait until ``projection`` has handled stream sequence ``seq``."""
         await self.runners[projection].wait_for(seq, timeout)
@@ -105,6 +113,10 @@ async def connect_nats(url: str, name: str):
     )
 
 
+def _schema_settings(schema: str) -> dict[str, str]:
+    return {"search_path": f'"{schema}",public'}
+
+
 async def create_pool(database_url: str, schema: str, **kwargs) -> asyncpg.Pool:
     conn = await asyncpg.connect(database_url)
     try:
@@ -115,7 +127,7 @@ async def create_pool(database_url: str, schema: str, **kwargs) -> asyncpg.Pool:
         database_url,
         min_size=1,
         max_size=kwargs.pop("max_size", 10),
-        server_settings={"search_path": f'"{schema}",public'},
+        server_settings=_schema_settings(schema),
         **kwargs,
     )
 
@@ -134,7 +146,7 @@ async def start_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
     for hook in spec.on_startup:
         await hook(rt)
     for handler in [*spec.projections, *spec.reactors(rt)]:
-        runner = ConsumerRunner(nc, handler, pool)
+        runner = ConsumerRunner(nc, handler, pool, connect=rt.connect)
         rt.runners[handler.name] = runner
         await runner.start()
     await _serve_control(rt)
