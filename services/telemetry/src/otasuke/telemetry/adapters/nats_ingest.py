@@ -25,6 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 
 from otasuke.events.deadletter import dead_letter
+from otasuke.events.projection import stop_pulling
 from otasuke.events.streams import INGEST
 from otasuke.platform.auth import Role, verify_token
 
@@ -55,19 +56,8 @@ class NatsIngest:
         self._task = asyncio.create_task(self._run(), name="nats-ingest")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-        if self._sub is not None:
-            # Fetched-but-unread messages would make nc.drain() wait its full timeout.
-            try:
-                await self._sub.unsubscribe()
-            except Exception:
-                pass
-            self._sub = None
+        await stop_pulling([self._task], [self._sub])
+        self._task = self._sub = None
 
     async def _run(self) -> None:
         sub = None

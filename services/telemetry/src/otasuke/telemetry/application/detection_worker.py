@@ -39,6 +39,7 @@ from nats.js.errors import NotFoundError
 
 from otasuke.events import AggregateRef, ConcurrencyConflict, EventMeta, Tenant, derived_id
 from otasuke.events.aggregate import load
+from otasuke.events.projection import stop_pulling
 from otasuke.events.schemas.telemetry import BaselineLearned
 from otasuke.events.store import make_envelope
 from otasuke.events.streams import INGEST, TELEMETRY
@@ -153,19 +154,8 @@ class DetectionWorker:
 
     async def stop(self) -> None:
         self._stop.set()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
-        for sub in self._subs:
-            # Fetched-but-unread messages would make nc.drain() wait its full timeout.
-            try:
-                await sub.unsubscribe()
-            except Exception:
-                pass
+        await stop_pulling(self._tasks, self._subs)
+        self._tasks.clear()
         self._subs.clear()
         try:
             await self._save_state(force=True)
