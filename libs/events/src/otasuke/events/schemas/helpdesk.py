@@ -169,3 +169,94 @@ class AlertEscalatedToOperator(msgspec.Struct, frozen=True, kw_only=True):
     ticket_id: str
     minutes_unacknowledged: float
 
+
+
+# -- chat safeguards: counted across restarts and replicas -----------------------------------
+
+@event("helpdesk.link_attempt_failed", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class LinkAttemptFailed(msgspec.Struct, frozen=True, kw_only=True):
+    """A chat user typed a link code that does not exist, is used or expired (the code itself is not kept)."""
+
+    conversation_id: str
+    failures: int
+    """Consecutive failed attempts of this chat user, this one included."""
+
+
+@event("helpdesk.link_locked", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class LinkLocked(msgspec.Struct, frozen=True, kw_only=True):
+    """Too many wrong link codes: this chat user may not try again until ``until`` (guessing guard)."""
+
+    conversation_id: str
+    failures: int
+    until: datetime
+
+
+@event("helpdesk.link_attempts_cleared", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class LinkAttemptsCleared(msgspec.Struct, frozen=True, kw_only=True):
+    """The chat user linked successfully, or the lock ran out: the count starts again."""
+
+    conversation_id: str
+
+
+@event("helpdesk.bot_missed", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class BotMissed(msgspec.Struct, frozen=True, kw_only=True):
+    """The bot could not answer a turn (did not understand, or was unavailable)."""
+
+    conversation_id: str
+    misses: int
+    """Misses in a row in this conversation, this one included (two hand over to a person)."""
+
+
+@event("helpdesk.bot_misses_cleared", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class BotMissesCleared(msgspec.Struct, frozen=True, kw_only=True):
+    """The bot answered after a miss, or the conversation was handed over: the count starts again."""
+
+    conversation_id: str
+
+
+# -- operator accounts: the partner's staff who sign in to the console ---------------------------
+
+@event("helpdesk.operator_account_created", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class OperatorAccountCreated(msgspec.Struct, frozen=True, kw_only=True):
+    """A partner administrator created a console account for a member of staff (no password yet)."""
+
+    account_id: str
+    email: str
+    display_name: str
+    is_admin: bool = False
+    """Administrators may create and disable other accounts of their partner."""
+    by: str
+
+
+@event("helpdesk.operator_password_link_issued", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class OperatorPasswordLinkIssued(msgspec.Struct, frozen=True, kw_only=True):
+    """A one-time set-password link was issued; only the token's SHA-256 is kept."""
+
+    account_id: str
+    token_hash: str
+    expires_at: datetime
+    by: str
+
+
+@event("helpdesk.operator_password_set", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class OperatorPasswordSet(msgspec.Struct, frozen=True, kw_only=True):
+    """The operator chose a password through the link; only its argon2id hash is kept."""
+
+    account_id: str
+    password_hash: str
+
+
+@event("helpdesk.operator_signed_in", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class OperatorSignedIn(msgspec.Struct, frozen=True, kw_only=True):
+    """The operator signed in to the console (audit trail)."""
+
+    account_id: str
+
+
+@event("helpdesk.operator_account_disabled", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class OperatorAccountDisabled(msgspec.Struct, frozen=True, kw_only=True):
+    """The account may no longer sign in; open console sessions end at their next refresh."""
+
+    account_id: str
+    reason: str
+    by: str

@@ -6,15 +6,15 @@ it. A ticket whose conversation is this one silences the bot until it closes.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from datetime import timedelta
 from typing import Any, Callable
 
-from otasuke.events import AggregateRef, DomainError, EventMeta, Tenant, execute, utcnow
+from otasuke.events import AggregateRef, DomainError, EventMeta, Tenant, execute, load, utcnow
 from otasuke.events.schemas.helpdesk import AlertNoticeAnswered
 from otasuke.platform.service import Runtime
 
 from ..domain import alert_notice as an
+from ..domain import chat_guard as cg
 from ..domain import link_code as lc
 from ..domain import messages_ja as ja
 from ..nlu import BotMessage, Button
@@ -26,9 +26,8 @@ from .delivery import Delivery, conversation_id
 
 log = logging.getLogger(__name__)
 
-ALERT_CONTEXT = timedelta(hours=24)
-"""How long after an alert card a typed question is taken to be about that alert."""
-FAILURES_BEFORE_HANDOFF = 2
+ALERT_ANSWER_LABELS = {"details": "詳しく", "request_help": "対応を依頼", "no_problem": "問題ない"}
+"""What the card's buttons say: LINE postbacks carry no label, the transcript shows what was tapped."""
 TICKET_SOURCES = {"user_request", "bot_failed", "incident_report", "alert", "dispatch_request"}
 SOURCE_OF_REASON = {"bot_unavailable": "bot_failed", "whitelist_request": "user_request"}
 
@@ -39,8 +38,6 @@ class ChatService:
         self.delivery = delivery
         self.config = config
         self._bot = bot
-        self._failures: dict[str, int] = defaultdict(int)
-        self._link_failures: dict[str, int] = defaultdict(int)
 
     # -- who is talking --------------------------------------------------------------
     async def contact(self, channel: str, user_id: str):
@@ -81,8 +78,12 @@ class ChatService:
         if contact is not None:
             metadata.update(company_id=contact["company_id"], partner_id=contact["partner_id"],
                             contact_name=contact["contact_name"])
-        if row is not None and row["last_alert_id"] and row["last_alert_at"] > utcnow() - ALERT_CONTEXT:
+        if row is not None and row["last_alert_id"] \
+                and row["last_alert_at"] > utcnow() - timedelta(minutes=self.config.alert_context_minutes):
             metadata["alert_id"] = row["last_alert_id"]
+        if shown:
+            # A tapped button reaches the bot as its payload; the tracker (and the ops replay) keeps the label.
+            metadata["shown"] = shown
 
         handoff_reason: str | None = None
         handoff_summary = shown or text
@@ -91,11 +92,12 @@ class ChatService:
             answer = await self._bot().respond(conv, text, metadata)
         except Exception:
             log.exception("bot failed for %s", conv)
-            self._failures[conv] += 1
+            missed = True
             answer = [BotMessage(text=ja.BOT_UNAVAILABLE)]
         else:
-            fallback = any(m.custom and m.custom.get("type") == "fallback" for m in answer)
-            self._failures[conv] = self._failures[conv] + 1 if fallback else 0
+            missed = any(m.custom and m.custom.get("type") == "fallback" for m in answer)
+        turns = await execute(self.rt.store, cg.TURNS, self._ref(tenant, cg.BOT_TURNS, conv),
+                              lambda s: cg.bot_turn(s, conv, missed), meta=EventMeta(actor="system"))
         replies: list[BotMessage] = []
         for m in answer:
             if m.custom and m.custom.get("type") == "handoff":
@@ -116,10 +118,11 @@ class ChatService:
                     log.warning("bot payload %r for %s cannot be shown in a chat; dropped", m.custom.get("type"), conv)
             else:
                 replies.append(m)
-        if handoff_reason is None and self._failures[conv] >= FAILURES_BEFORE_HANDOFF:
+        if handoff_reason is None and turns.state.misses >= cg.MISSES_BEFORE_HANDOFF:
             handoff_reason = "bot_failed"
         if handoff_reason is not None:
-            self._failures.pop(conv, None)
+            await execute(self.rt.store, cg.TURNS, self._ref(tenant, cg.BOT_TURNS, conv),
+                          lambda s: cg.handed_over(s, conv), meta=EventMeta(actor="system"))
             await self.hand_over(tenant, conv, channel, handoff_reason, handoff_summary,
                                  alert_id=metadata.get("alert_id"))
             # Say once that a person takes over; if the bot already did, only that it goes quiet.
@@ -155,7 +158,7 @@ class ChatService:
         if contact is None or alert is None or alert["company_id"] != contact["company_id"] \
                 or answer not in ("details", "request_help", "no_problem"):
             return []  # a forged or stale button: never reveal another company's alert
-        await self.delivery.record(tenant, conv, "customer", BotMessage(text=label or answer))
+        await self.delivery.record(tenant, conv, "customer", BotMessage(text=label or ALERT_ANSWER_LABELS[answer]))
         ref = AggregateRef("helpdesk", tenant, an.AGGREGATE_TYPE, alert_id)
         event = AlertNoticeAnswered(alert_id=alert_id, conversation_id=conv, answer=answer)
         outcome = await execute(self.rt.store, an.NOTICE, ref, lambda _: [event], meta=EventMeta(actor=conv))
@@ -187,14 +190,20 @@ class ChatService:
         return ja.APPLIED.format(service=ja.SERVICE_JA[service])
 
     # -- linking -------------------------------------------------------------------------
+    @staticmethod
+    def _ref(tenant: Tenant, aggregate_type: str, conv: str) -> AggregateRef:
+        return AggregateRef("helpdesk", tenant, aggregate_type, conv)
+
     async def _link(self, channel: str, user_id: str, code: str, display_name: Callable | None) -> str:
         conv = conversation_id(channel, user_id)
-        if self._link_failures[conv] >= self.config.link_attempts:
+        # Not linked yet, so the guard lives under the partner whose chat this is.
+        guard_ref = self._ref(Tenant(self._default_partner(channel)), cg.LINK_GUARD, conv)
+        guard, _ = await load(self.rt.store, cg.LINK, guard_ref)
+        if cg.is_locked(guard, utcnow()):
             return ja.LINK_LOCKED
         row = await self.rt.pool.fetchrow("SELECT * FROM link_codes WHERE code_hash=$1", lc.code_hash(code))
         if row is None:
-            self._link_failures[conv] += 1
-            return ja.LINK_FAILED
+            return await self._link_failed(guard_ref, conv)
         name = await display_name(user_id) if display_name else None
         ref = AggregateRef("helpdesk", Tenant(row["partner_id"], row["company_id"]), lc.AGGREGATE_TYPE, lc.aggregate_id(code))
         try:
@@ -202,12 +211,21 @@ class ChatService:
                                     lambda s: lc.redeem(s, code, channel, user_id, name, utcnow()),
                                     meta=EventMeta(actor=conv))
         except DomainError:
-            self._link_failures[conv] += 1
-            return ja.LINK_FAILED
+            return await self._link_failed(guard_ref, conv)
         await self.rt.wait_for(tickets.VIEW, outcome.version)
-        self._link_failures.pop(conv, None)
+        await execute(self.rt.store, cg.LINK, guard_ref, lambda s: cg.link_succeeded(s, conv), meta=EventMeta(actor=conv))
         company = await self.rt.pool.fetchval("SELECT name FROM companies WHERE company_id=$1", row["company_id"])
         return ja.LINKED.format(company=company or row["company_id"], name=row["contact_name"])
+
+    async def _link_failed(self, guard_ref: AggregateRef, conv: str) -> str:
+        lock_for = timedelta(minutes=self.config.link_lock_minutes)
+        outcome = await execute(self.rt.store, cg.LINK, guard_ref,
+                                lambda s: cg.link_failed(s, conv, self.config.link_attempts, lock_for, utcnow()),
+                                meta=EventMeta(actor=conv))
+        if cg.is_locked(outcome.state, utcnow()):
+            log.warning("link codes locked for %s after %d wrong codes", conv, outcome.state.failures)
+            return ja.LINK_LOCKED
+        return ja.LINK_FAILED
 
     async def _answer(self, conv: str, replies: list[BotMessage], reply_token: str | None,
                       sender: str = "bot") -> list[BotMessage]:

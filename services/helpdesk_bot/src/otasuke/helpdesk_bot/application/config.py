@@ -16,6 +16,10 @@ class HelpdeskConfig:
     tick_seconds: float
     link_code_hours: float
     link_attempts: int
+    link_lock_minutes: float
+    """How long a chat user who typed too many wrong link codes must wait."""
+    alert_context_minutes: float
+    """How long after an alert card a typed question is taken to be about that alert."""
 
     @classmethod
     def from_env(cls) -> "HelpdeskConfig":
@@ -27,4 +31,6 @@ class HelpdeskConfig:
             tick_seconds=float(env("HELPDESK_TICK_SECONDS", "30")),
             link_code_hours=float(env("HELPDESK_LINK_CODE_HOURS", "72")),
             link_attempts=int(env("HELPDESK_LINK_ATTEMPTS", "5")),
+            link_lock_minutes=float(env("HELPDESK_LINK_LOCK_MINUTES", "60")),
+            alert_context_minutes=float(env("HELPDESK_ALERT_CONTEXT_MINUTES", "120")),
         )

@@ -97,7 +97,9 @@ class HelpdeskView(Projection):
                 "UPDATE tickets SET status='closed', closed_at=$2, resolution=$3, updated_at=$2 WHERE ticket_id=$1",
                 d.ticket_id, at, d.resolution)
             await self._timeline(conn, rec, d.ticket_id, "closed", "closed", d.by, d.resolution)
-            await conn.execute("UPDATE conversations SET handover_ticket_id=NULL WHERE handover_ticket_id=$1", d.ticket_id)
+            # The operator dealt with it: a later question is a new topic, not about the ticket's alert.
+            await conn.execute("UPDATE conversations SET handover_ticket_id=NULL, last_alert_id=NULL "
+                               "WHERE handover_ticket_id=$1", d.ticket_id)
         elif isinstance(d, hd.ChatMessage):
             await conn.execute(
                 """INSERT INTO conversations (conversation_id, channel, user_id, partner_id, company_id)
@@ -136,6 +138,9 @@ class HelpdeskView(Projection):
                                d.alert_id, env.partner_id, env.company_id, at, d.deferred, json.dumps(d.conversation_ids))
         elif isinstance(d, hd.AlertNoticeAnswered):
             await conn.execute("UPDATE alert_notices SET answer=$2, answered_at=$3 WHERE alert_id=$1", d.alert_id, d.answer, at)
+            if d.answer == "no_problem":  # the user closed the topic; what they type next is about something else
+                await conn.execute("UPDATE conversations SET last_alert_id=NULL WHERE conversation_id=$1 AND last_alert_id=$2",
+                                   d.conversation_id, d.alert_id)
         elif isinstance(d, hd.AlertEscalatedToOperator):
             await conn.execute("UPDATE alert_notices SET escalated_ticket_id=$2 WHERE alert_id=$1", d.alert_id, d.ticket_id)
 
