@@ -1,8 +1,9 @@
 """The web chat and the operator console in a real headless Chromium."""
+from helpdesk_console_kit import operator_with_password, sign_in
 from helpdesk_testkit import link_code, raise_alert
 
 
-async def test_web_chat_alert_card_hand_over_and_operator_reply(helpdesk, browser, auth_headers, token_for):
+async def test_web_chat_alert_card_hand_over_and_operator_reply(helpdesk, browser, auth_headers):
     code = await link_code(helpdesk.client, auth_headers("company_admin", partner_id="chubu", company_id="gifu-seiki"),
                            "gifu-seiki", name="社長 佐藤")
     chat = await browser.new_page(viewport={"width": 390, "height": 800}, is_mobile=True)
@@ -21,10 +22,9 @@ async def test_web_chat_alert_card_hand_over_and_operator_reply(helpdesk, browse
     await (await card.query_selector("button:has-text('対応を依頼')")).click()
     await chat.wait_for_selector("text=担当者におつなぎします")
 
+    suzuki = await operator_with_password(helpdesk, auth_headers, "chubu", "suzuki@chubu.example", "鈴木")
     console = await browser.new_page()
-    await console.goto(helpdesk.url + "/console")
-    await console.fill("#token", token_for("operator", partner_id="chubu", subject="op-suzuki"))
-    await console.click("#signin")
+    await sign_in(console, helpdesk.url, suzuki.email, suzuki.password)
     ticket = await console.wait_for_selector(".ticket")
     assert "gifu-seiki 株式会社" in await ticket.inner_text()
     await ticket.click()
@@ -40,10 +40,9 @@ async def test_web_chat_alert_card_hand_over_and_operator_reply(helpdesk, browse
     await chat.wait_for_selector(".msg >> text=担当の鈴木です。状況を確認します。")
 
 
-async def test_console_requires_a_valid_operator_token(helpdesk, browser):
+async def test_console_without_a_session_shows_the_japanese_login_page(helpdesk, browser):
     page = await browser.new_page()
     await page.goto(helpdesk.url + "/console")
-    await page.fill("#token", "not-a-token")
-    await page.click("#signin")
-    await page.wait_for_selector("text=Sign-in failed")
-    assert await page.is_hidden("#app")
+    await page.wait_for_url("**/console/login")
+    assert await page.inner_text("label[for=email]") == "メールアドレス"
+    assert await page.query_selector("#tickets") is None

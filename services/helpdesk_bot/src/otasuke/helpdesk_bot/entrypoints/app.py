@@ -18,13 +18,17 @@ from ..application.alerts import AlertPusher, run_scheduler
 from ..application.chat import ChatService
 from ..application.config import HelpdeskConfig
 from ..application.delivery import Delivery
+from ..application.operator_accounts import LOGIN_ATTEMPTS_DDL, OperatorAccountView
 from ..application.read_models import AlertView, ApplicationView, DiagnosisView, HelpdeskView
 from .api.applications import ApplicationController
 from .api.companies import CompanyController
 from .api.contacts import ContactController
+from .api.operator_accounts import OperatorAccountController
 from .api.tickets import TicketController
+from .apply_form import ApplicationFormController, ApplicationLinkController, apply_form_page
+from .console_login import ConsoleController
 from .line_webhook import INBOX_DDL, line_webhook
-from .webchat import chat_page, chat_socket, console_page
+from .webchat import chat_page, chat_socket
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -39,6 +43,7 @@ async def _start(rt: Runtime) -> None:
     bot = LazyBot(rt.settings)
     async with rt.pool.acquire() as conn:
         await conn.execute(INBOX_DDL)
+        await conn.execute(LOGIN_ATTEMPTS_DDL)
     rt.extras.update(config=config, line=line, web=web, delivery=delivery, bot=bot,
                      chat=ChatService(rt, delivery, config, bot))
     rt.extras["scheduler"] = asyncio.create_task(run_scheduler(rt, delivery, config.tick_seconds), name="helpdesk-scheduler")
@@ -58,12 +63,15 @@ spec = ServiceSpec(
     name="helpdesk_bot",
     title="Help desk",
     route_handlers=[CompanyController, ContactController, TicketController, ApplicationController,
-                    line_webhook, chat_page, console_page, chat_socket, *nlu.routes],
-    projections=[CompanyDirectory("helpdesk_bot"), HelpdeskView(), AlertView(), DiagnosisView(), ApplicationView()],
+                    line_webhook, chat_page, chat_socket, *nlu.routes,
+                    ConsoleController, OperatorAccountController, ApplicationLinkController, ApplicationFormController,
+                    apply_form_page],
+    projections=[CompanyDirectory("helpdesk_bot"), HelpdeskView(), AlertView(), DiagnosisView(), ApplicationView(),
+                 OperatorAccountView()],
     reactors=lambda rt: [AlertPusher(rt)],
     on_startup=[_start],
     on_shutdown=[_stop],
-    public_paths=["^/$", "^/console$", "^/chat/ws", "^/webhooks/line$"],
+    public_paths=["^/$", "^/console(/|$)", "^/apply$", "^/chat/ws", "^/webhooks/line$"],
     litestar_kwargs={"template_config": TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)},
     sidecars=nlu.sidecars,
 )

@@ -1,4 +1,4 @@
-"""The web chat: a phone-friendly page at `/` and its WebSocket; the operator console page."""
+"""The web chat: a phone-friendly page at `/` and its WebSocket (the operator console is in console_login)."""
 from __future__ import annotations
 
 import logging
@@ -16,11 +16,6 @@ VISITOR = re.compile(r"^[A-Za-z0-9_]{8,64}$")
 @get("/", include_in_schema=False)
 async def chat_page() -> Template:
     return Template(template_name="webchat.html")
-
-
-@get("/console", include_in_schema=False)
-async def console_page() -> Template:
-    return Template(template_name="console.html")
 
 
 class Incoming(msgspec.Struct):
