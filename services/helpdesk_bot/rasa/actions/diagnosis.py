@@ -13,7 +13,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .lookups import ServiceAction
+from .lookups import ServiceAction, send_report_link
 from .replies import not_linked, unavailable
 from .services import NotLinked, ServiceUnavailable, Tenant, call, tenant_of
 
@@ -40,8 +40,7 @@ async def ask_next(dispatcher: CollectingDispatcher, tenant: Tenant, diagnosis_i
             f"評価は「{result.get('band_label') or result.get('band')}」です。"
             "詳しいレポートで、次にやるとよいことを確認できます。"
         )
-        if result.get("report_pdf"):
-            dispatcher.utter_message(json_message={"type": "link", "title": "診断レポート（PDF）", "url": result["report_pdf"]})
+        await send_report_link(dispatcher, tenant, diagnosis_id)
         return [SlotSet("diagnosis_id", None), *_clear()]
     question = step.get("question") or {}
     items = [{"id": i["id"], "text": i["text"]} for i in question.get("items") or []]

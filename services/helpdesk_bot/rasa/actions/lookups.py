@@ -41,8 +41,12 @@ class ServiceAction(Action, abc.ABC):
 # ---- alerts (telemetry) ---------------------------------------------------------
 
 async def current_alert(tracker: Tracker, tenant: Tenant) -> Optional[Dict[str, Any]]:
-    """The alert the user is talking about: the card they answered, else their latest alert."""
-    alert_id = metadata_of(tracker).get("alert_id") or tracker.get_slot("alert_id")
+    """The alert the user is talking about: the card they answered, else their latest alert.
+
+    Only the help desk says which card is in context (it ends the context after a while, on
+    「問題ない」 or when a ticket closes); the ``alert_id`` slot outlives that, so it is not used here.
+    """
+    alert_id = metadata_of(tracker).get("alert_id")
     if alert_id:
         found = await call("telemetry", "GET", f"/api/v1/alerts/{alert_id}", tenant, allow_404=True)
         if found:
@@ -155,6 +159,20 @@ class ActionDeviceCount(ServiceAction):
 
 # ---- training, insurance, applications, diagnosis results ------------------------
 
+REPORT_LINK_TITLE = "診断レポートはこちらです（タップで開きます。PDFの保存もできます）。"
+
+
+async def send_report_link(dispatcher: CollectingDispatcher, tenant: Tenant, diagnosis_id: str) -> None:
+    """The report as an absolute, expiring link that opens without a login (LINE, a phone browser)."""
+    try:
+        link = await call("diagnosis", "POST", f"/api/v1/diagnoses/{diagnosis_id}/report-link", tenant, json={})
+    except ServiceUnavailable as exc:
+        log.warning("report link for %s: %s", diagnosis_id, exc)
+        return  # the score was already said; the link is a convenience
+    if link and link.get("url"):
+        dispatcher.utter_message(json_message={"type": "link", "title": REPORT_LINK_TITLE, "url": link["url"]})
+
+
 def pct(value: Any) -> str:
     return f"{round(float(value) * 100)}%" if isinstance(value, (int, float)) else "-"
 
@@ -196,7 +214,7 @@ class ActionInsuranceCoverage(ServiceAction):
 
     async def answer(self, dispatcher, tracker, tenant):
         params = {"company_id": tenant.company_id}
-        alert_id = metadata_of(tracker).get("alert_id") or tracker.get_slot("alert_id")
+        alert_id = metadata_of(tracker).get("alert_id")  # only a card still in context
         if alert_id:
             params["alert_id"] = alert_id
         cover = await call("insurance", "GET", "/api/v1/coverage", tenant, params=params)
@@ -259,6 +277,5 @@ class ActionDiagnosisResult(ServiceAction):
             weak = "、".join(a.get("label") or a.get("area") for a in areas[:3])
             text += f"\n特に弱いのは「{weak}」の分野です。"
         dispatcher.utter_message(text=text)
-        if result.get("report_pdf"):
-            dispatcher.utter_message(json_message={"type": "link", "title": "診断レポート（PDF）", "url": result["report_pdf"]})
+        await send_report_link(dispatcher, tenant, latest["id"])
         return []
