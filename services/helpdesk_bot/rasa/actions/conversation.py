@@ -129,17 +129,40 @@ SERVICE_LABELS = {
 }
 
 
+FORM_LINK_TITLE = "申込フォームを開く（現地調査のご希望日やご連絡先も入力できます・2時間有効）"
+
+
+async def form_link(tracker: Tracker) -> Dict[str, Any] | None:
+    """The web form, opened for this conversation's company only; None if unlinked or the help desk is down."""
+    from .services import NotLinked, ServiceUnavailable, call, tenant_of
+
+    try:
+        tenant = tenant_of(tracker)
+        link = await call("helpdesk_bot", "POST", f"/api/v1/companies/{tenant.company_id}/application-link", tenant)
+    except (NotLinked, ServiceUnavailable):
+        return None  # the chat path still works; the help desk says what an unlinked user must do
+    url = str((link or {}).get("url") or "")
+    return {"type": "link", "title": FORM_LINK_TITLE, "url": url} if url.startswith(("https://", "http://")) else None
+
+
 class ActionApplyService(Action):
     def name(self) -> Text:
         return "action_apply_service"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         service = next(tracker.get_latest_entity_values("service"), None)
+        link = await form_link(tracker)
         if service not in SERVICE_LABELS:
             dispatcher.utter_message(response="utter_apply_intro")
+            if link:
+                dispatcher.utter_message(text="フォームからでも、まとめてお申し込みいただけます。")
+                dispatcher.utter_message(json_message=link)
             return []
         dispatcher.utter_message(
             text=f"{SERVICE_LABELS[service]}のお申し込みを受け付けます。内容を確認して、担当者からご連絡します。"
         )
         dispatcher.utter_message(json_message={"type": "apply_service", "service": service})
+        if link:
+            # Next to the in-chat application: the form takes survey dates and a contact number in one go.
+            dispatcher.utter_message(json_message=link)
         return []
