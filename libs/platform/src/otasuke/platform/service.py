@@ -137,7 +137,7 @@ async def start_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
         raise RuntimeError(
             f"{spec.name}: OTASUKE_NATS_URL and OTASUKE_DATABASE_URL must be set (`otasuke run` sets them)"
         )
-    tracing.configure(spec.name, settings.trace_exporter, settings.otlp_endpoint)
+    tracing.configure(spec.name, settings.trace_exporter, settings.otlp_endpoint, settings.trace_sample_ratio)
     nc = await connect_nats(settings.nats_url, spec.name)
     pool = await create_pool(settings.database_url, spec.name)
     store = EventStore(nc)

@@ -37,6 +37,8 @@ class Settings:
     signing_key: str | None = None
     trace_exporter: str = "none"
     otlp_endpoint: str | None = None
+    trace_sample_ratio: float = 0.01
+    """Share of high-volume pipeline traces (one per detection lot) recorded; request traces always are."""
     log_level: str = "info"
     local_partner: str = "local"
 
@@ -62,6 +64,7 @@ class Settings:
             signing_key=key,
             trace_exporter=env("TRACE_EXPORTER", "none"),
             otlp_endpoint=env("OTLP_ENDPOINT"),
+            trace_sample_ratio=_ratio("TRACE_SAMPLE_RATIO", 0.01),
             log_level=env("LOG_LEVEL", "info"),
             local_partner=env("LOCAL_PARTNER", "local"),
         )
@@ -90,6 +93,7 @@ class Settings:
             PREFIX + "HOST": self.host,
             PREFIX + "STREAM_REPLICAS": str(self.stream_replicas),
             PREFIX + "TRACE_EXPORTER": self.trace_exporter,
+            PREFIX + "TRACE_SAMPLE_RATIO": repr(self.trace_sample_ratio),
             PREFIX + "LOG_LEVEL": self.log_level,
             PREFIX + "LOCAL_PARTNER": self.local_partner,
         }
@@ -104,6 +108,17 @@ class Settings:
         if self.otlp_endpoint:
             out[PREFIX + "OTLP_ENDPOINT"] = self.otlp_endpoint
         return out
+
+
+def _ratio(name: str, default: float) -> float:
+    raw = env(name)
+    try:
+        value = default if raw is None else float(raw)
+    except ValueError:
+        raise ValueError(f"{PREFIX}{name} must be a number between 0 and 1, not {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{PREFIX}{name} must be between 0 and 1, not {value}")
+    return value
 
 
 def ensure_signing_key(data_dir: Path) -> str:

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 
-from otasuke.events import AggregateRef, ConcurrencyConflict, EventMeta, Tenant, derived_id
+from otasuke.events import AggregateRef, ConcurrencyConflict, EventMeta, Tenant, derived_id, tracing
 from otasuke.events.aggregate import load
 from otasuke.events.projection import stop_pulling
 from otasuke.events.schemas.telemetry import BaselineLearned
@@ -170,7 +170,10 @@ class DetectionWorker:
             while not self._stop.is_set():
                 msgs = await lots.get()
                 try:
-                    await self._handle_lot(msgs)
+                    # One trace per lot, recorded at OTASUKE_TRACE_SAMPLE_RATIO: the alert events it appends
+                    # are its children instead of a recorded trace each.
+                    with tracing.span("detect lot", kind="consumer", hot_path=True, messages=len(msgs)):
+                        await self._handle_lot(msgs)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # never let one lot stop the worker; its messages are redelivered
