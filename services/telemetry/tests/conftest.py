@@ -155,3 +155,13 @@ async def telemetry_with_detection_process(start_service, auth_headers, nc, monk
     t = await start_telemetry(start_service, auth_headers, nc)
     yield t
     await t.client.aclose()
+
+
+@pytest.fixture
+async def telemetry_small_backlog(start_service, auth_headers, nc, monkeypatch):
+    """The service refusing HTTP batches once detection has more than 2 messages waiting."""
+    monkeypatch.setenv("OTASUKE_TELEMETRY_INGEST_MAX_PENDING", "2")
+    await register_companies(nc)
+    t = await start_telemetry(start_service, auth_headers, nc)
+    yield t
+    await t.client.aclose()

@@ -22,6 +22,7 @@ addresses never share a window) saved to PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from bisect import bisect_left
@@ -161,6 +162,12 @@ class DetectionWorker:
             await self._save_state(force=True)
         except Exception:
             log.exception("could not save the correlation windows on shutdown")
+
+    @contextlib.asynccontextmanager
+    async def paused(self):
+        """Hold evaluation (lots already fetched wait; the rest stays on the stream) until the block ends."""
+        async with self._lock:
+            yield
 
     async def _run(self) -> None:
         """Fetch the next lot while the current one is evaluated (a queue of one lot ahead)."""

@@ -12,6 +12,7 @@ from otasuke.platform.settings import env
 from ..adapters.nats_ingest import NatsIngest
 from ..application import national_stats
 from ..application.detection_worker import DetectionWorker
+from ..application.ingest_backlog import DEFAULT_MAX_PENDING, IngestBacklog
 from ..application.ingest_batch import Ingestor
 from ..application.monitoring import ServiceActivation
 from ..application.read_model import TelemetryReadModel
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 async def start_pipeline(rt: Runtime) -> None:
     ingestor = Ingestor(rt)
     rt.extras["ingestor"] = ingestor
+    rt.extras["ingest_backlog"] = IngestBacklog(rt.js, int(env("TELEMETRY_INGEST_MAX_PENDING", str(DEFAULT_MAX_PENDING))))
     rt.extras["nats_ingest"] = nats_ingest = NatsIngest(rt, ingestor)
     processes = int(env("TELEMETRY_DETECTION_PROCESSES", "0"))
     # With detection processes of its own, this process only ingests.

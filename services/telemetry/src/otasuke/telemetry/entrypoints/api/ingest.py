@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException, PermissionDeniedException
 from otasuke.platform.auth import Role, principal_of, require_role
 from otasuke.platform.service import Runtime
 
+from ...application.ingest_backlog import RETRY_AFTER_S
 from ...application.ingest_batch import DeviceContext, IngestResult
 from ...domain.normalisers import BatchRejected, sources
 
@@ -30,6 +31,16 @@ class IngestController(Controller):
         ingestor = runtime.extras["ingestor"]
         if not await ingestor.company_known(principal.partner_id, principal.company_id):
             raise PermissionDeniedException("this device's company is not registered for monitoring")
+        waiting = await runtime.extras["ingest_backlog"].too_far_behind()
+        if waiting is not None:
+            # Refused before reading the body: nothing of this batch is stored; what was accepted stays queued.
+            return Response(
+                {"detail": f"detection is behind ({waiting} batches waiting, limit "
+                           f"{runtime.extras['ingest_backlog'].max_pending}); this batch was not stored: "
+                           f"send it again in {RETRY_AFTER_S} seconds with the same X-Batch-Id",
+                 "retry_after": RETRY_AFTER_S},
+                status_code=429, headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
         body = await request.body()
         if request.headers.get("content-encoding", "").lower() == "gzip" or body[:2] == b"\x1f\x8b":
             try:
