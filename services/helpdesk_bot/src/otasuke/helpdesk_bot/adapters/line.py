@@ -5,8 +5,11 @@ can go through a proxy and tests can point it at a local server.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+
+import aiohttp
 
 from linebot.v3.messaging import (
     AsyncApiClient,
@@ -28,6 +31,8 @@ from ..nlu import BotMessage
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES = 5  # LINE accepts at most five messages per reply or push
+PUSH_ATTEMPTS = 3
+PUSH_BACKOFF = 0.5  # seconds, doubled per attempt
 
 
 def postback_data(payload: str, title: str) -> str:
@@ -113,11 +118,22 @@ class LineChannel:
                 # Expired or already-used reply token (slow bot, redelivered event): push instead.
                 log.info("LINE reply failed (%s); pushing instead", exc.status)
         key = retry_key or str(uuid.uuid4())
-        try:
-            await self._api.push_message(PushMessageRequest(to=user_id, messages=line_messages), x_line_retry_key=key)
-        except ApiException as exc:
-            if exc.status != 409:  # 409: a push with this retry key was already accepted
-                raise
+        for attempt in range(PUSH_ATTEMPTS):
+            try:
+                await self._api.push_message(PushMessageRequest(to=user_id, messages=line_messages), x_line_retry_key=key)
+                return "push"
+            except ApiException as exc:
+                if exc.status == 409:  # a push with this retry key was already accepted
+                    return "push"
+                # 5xx and 429 may be retried; the same key makes LINE deliver at most once.
+                if (exc.status or 0) < 500 and exc.status != 429 or attempt == PUSH_ATTEMPTS - 1:
+                    raise
+                log.info("LINE push answered %s; retrying with the same retry key", exc.status)
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                if attempt == PUSH_ATTEMPTS - 1:
+                    raise
+                log.info("LINE push did not get through; retrying with the same retry key")
+            await asyncio.sleep(PUSH_BACKOFF * 2 ** attempt)
         return "push"
 
     async def display_name(self, user_id: str) -> str | None:

@@ -116,7 +116,7 @@ async def escalate_unacknowledged(rt: Runtime, delivery: Delivery) -> int:
     rows = await rt.pool.fetch(
         """SELECT n.alert_id, n.partner_id, n.company_id, n.sent_at, n.conversation_ids, a.severity, a.title_ja
            FROM alert_notices n JOIN alerts a USING (alert_id)
-           WHERE a.severity = 'critical' AND n.answer IS NULL AND n.escalated_ticket_id IS NULL
+           WHERE a.severity = 'critical' AND (n.answer IS NULL OR n.answer = 'details') AND n.escalated_ticket_id IS NULL
              AND NOT a.acknowledged AND NOT a.resolved""")
     done = 0
     for r in rows:
@@ -144,15 +144,29 @@ async def escalate_unacknowledged(rt: Runtime, delivery: Delivery) -> int:
     return done
 
 
+INBOX_KEEP = "7 days"
+"""LINE redelivers a webhook event for a limited time; ids older than this are never seen again."""
+
+
+async def prune_line_inbox(rt: Runtime) -> int:
+    status = await rt.pool.execute(
+        f"DELETE FROM line_webhook_inbox WHERE received_at < now() - interval '{INBOX_KEEP}'")
+    return int(status.split()[-1])
+
+
 async def run_scheduler(rt: Runtime, delivery: Delivery, every: float) -> None:
+    ticks = 0
     while True:
         await asyncio.sleep(every)
+        ticks += 1
         views = [rt.runners.get(name) for name in (tickets.VIEW, "helpdesk_bot.alerts")]
         if not all(v is not None and v.active for v in views):
             continue  # start-up: the read models are not there yet
         try:
             await send_deferred(rt, delivery)
             await escalate_unacknowledged(rt, delivery)
+            if ticks % 120 == 1:  # about hourly at the default tick
+                await prune_line_inbox(rt)
         except asyncio.CancelledError:
             raise
         except Exception:

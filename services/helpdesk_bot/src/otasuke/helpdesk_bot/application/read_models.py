@@ -137,7 +137,9 @@ class HelpdeskView(Projection):
                                "VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
                                d.alert_id, env.partner_id, env.company_id, at, d.deferred, json.dumps(d.conversation_ids))
         elif isinstance(d, hd.AlertNoticeAnswered):
-            await conn.execute("UPDATE alert_notices SET answer=$2, answered_at=$3 WHERE alert_id=$1", d.alert_id, d.answer, at)
+            # 詳しく never overrides a real answer (問題ない / 対応を依頼): escalation reads this column.
+            await conn.execute("UPDATE alert_notices SET answer=$2, answered_at=$3 WHERE alert_id=$1 "
+                               "AND ($2 <> 'details' OR answer IS NULL)", d.alert_id, d.answer, at)
             if d.answer == "no_problem":  # the user closed the topic; what they type next is about something else
                 await conn.execute("UPDATE conversations SET last_alert_id=NULL WHERE conversation_id=$1 AND last_alert_id=$2",
                                    d.conversation_id, d.alert_id)

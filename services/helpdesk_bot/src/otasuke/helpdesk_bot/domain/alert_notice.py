@@ -88,7 +88,8 @@ class Notice(msgspec.Struct, frozen=True):
 def evolve(state: Notice, env: Envelope) -> Notice:
     if isinstance(env.data, AlertNoticeSent):
         return msgspec.structs.replace(state, sent=True)
-    if isinstance(env.data, AlertNoticeAnswered):
+    if isinstance(env.data, AlertNoticeAnswered) and env.data.answer != "details":
+        # Reading the details is not an answer: a critical alert still escalates if nobody acts on it.
         return msgspec.structs.replace(state, answered=True)
     if isinstance(env.data, AlertEscalatedToOperator):
         return msgspec.structs.replace(state, escalated=True)
