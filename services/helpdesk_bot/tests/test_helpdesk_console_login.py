@@ -74,7 +74,9 @@ async def test_operator_sets_a_password_signs_in_works_the_queue_and_signs_out(h
     await page.click("#logout")
     await page.wait_for_selector("#login-notice >> text=ログアウトしました。")
     await page.goto(helpdesk.url + "/console")
-    await page.wait_for_url("**/console/login")
+    await page.wait_for_url("**/console/login*")
+    await page.wait_for_selector("form[action='/console/login']")
+    assert await page.query_selector("#tickets") is None
 
 
 async def test_a_forged_or_idle_session_cookie_lands_on_the_login_page(helpdesk, browser, auth_headers):
