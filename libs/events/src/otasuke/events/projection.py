@@ -501,15 +501,5 @@ async def reset_projection(pool: asyncpg.Pool, projection: Projection) -> None:
             await conn.execute(projection.schema)
 
 
-def _conn_kwargs(pool: asyncpg.Pool) -> dict:
-    # Deprecated: reads asyncpg's private pool attributes. Kept only for the training
-    # sender until it uses SessionLock(..., connect=rt.connect); nothing here calls it.
-    args, kwargs = pool._connect_args, pool._connect_kwargs  # noqa: SLF001 - no public accessor
-    out = dict(kwargs)
-    if args:
-        out["dsn"] = args[0]
-    return out
-
-
 def runners(nc: NATS, pool: asyncpg.Pool | None, handlers: Iterable[Handler], **kwargs) -> list[ConsumerRunner]:
     return [ConsumerRunner(nc, h, pool, **kwargs) for h in handlers]

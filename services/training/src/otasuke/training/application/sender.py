@@ -31,11 +31,10 @@ import logging
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 
 from otasuke.events import EventMeta, Tenant
 from otasuke.events.envelope import derived_id
-from otasuke.events.projection import _conn_kwargs
+from otasuke.events.projection import SessionLock
 from otasuke.events.schemas import training as ev
 from otasuke.platform.service import Runtime
 
@@ -50,7 +49,6 @@ from .read_model import RESULTS_PROJECTION
 
 log = logging.getLogger(__name__)
 
-SENDER_LOCK = 0x07A5_0006
 
 
 class CampaignSender:
@@ -61,7 +59,8 @@ class CampaignSender:
         self.batch = batch
         self.sent = 0
         self._task: asyncio.Task | None = None
-        self._lock_conn: asyncpg.Connection | None = None
+        self._lock = SessionLock("training.sender", connect=rt.connect)
+        self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
     def start(self) -> None:
@@ -77,15 +76,14 @@ class CampaignSender:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
-        if self._lock_conn is not None:
-            await self._lock_conn.close()
+        self._stopping.set()
+        await self._lock.release()
         await self.relay.close()
 
     async def _run(self) -> None:
         # A session of its own holds the lock for as long as this sender runs.
-        self._lock_conn = await asyncpg.connect(**_conn_kwargs(self.rt.pool))
-        while not await self._lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", SENDER_LOCK):
-            await asyncio.sleep(2.0)
+        if not await self._lock.acquire(self._stopping):
+            return
         while RESULTS_PROJECTION not in self.rt.runners:  # start-up hooks run before the consumers start
             await asyncio.sleep(0.1)
         runner = self.rt.runner(RESULTS_PROJECTION)
@@ -94,6 +92,9 @@ class CampaignSender:
         last_close_check = datetime.min.replace(tzinfo=UTC)
         while True:
             try:
+                if not self._lock.held:  # the lock session died: another sender may lead now
+                    if not await self._lock.acquire(self._stopping):
+                        return
                 now = datetime.now(UTC)
                 done = await self.send_due(now)
                 done += await self.send_invitations(now)
