@@ -202,3 +202,16 @@ async def test_in_the_web_chat_a_question_after_a_card_is_about_that_card(
         await ws.send(json.dumps({"type": "text", "text": "このアラートはどういう意味ですか"}))
         reply = await until(lambda m: m.get("sender") == "bot" and m.get("text"))
         assert "不審な外部サーバーとの通信" in reply["text"] and "迷惑メール" not in reply["text"]
+
+
+async def test_two_misses_hand_over_only_when_they_come_in_a_row(rasa_bot):
+    sender = f"m-{uuid.uuid4().hex[:8]}"
+    meta = {"partner_id": PARTNER, "company_id": COMPANY}  # the client adds the help desk's tenant proof
+    first = await rasa_bot.client.respond(sender, "xyz", meta)
+    assert "確認" in " ".join(m.text or "" for m in first) and not any(m.custom for m in first)
+    assert not any(m.custom for m in await rasa_bot.client.respond(sender, "こんにちは", meta))
+    # A miss after an answered turn is a first miss again: a clarifying question, not a hand-over.
+    again = await rasa_bot.client.respond(sender, "うーん", meta)
+    assert not any(m.custom for m in again) and "確認" in " ".join(m.text or "" for m in again)
+    handed = await rasa_bot.client.respond(sender, "。。。", meta)
+    assert [m.custom["reason"] for m in handed if m.custom] == ["bot_failed"]

@@ -51,6 +51,18 @@ class ActionHandoff(Action):
         return [SlotSet("fallback_count", 0), SlotSet("pending_offer", None)]
 
 
+def misses_in_a_row(events: List[Dict[Text, Any]]) -> int:
+    """User turns at the end of the conversation that the NLU could not place, the latest included."""
+    misses = 0
+    for event in reversed(events):
+        if event.get("event") != "user":
+            continue
+        if ((event.get("parse_data") or {}).get("intent") or {}).get("name") != "nlu_fallback":
+            break
+        misses += 1
+    return misses
+
+
 class ActionClarify(Action):
     """Low NLU confidence: ask with buttons; after the second miss, hand over."""
 
@@ -58,7 +70,9 @@ class ActionClarify(Action):
         return "action_clarify"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        failures = int(tracker.get_slot("fallback_count") or 0) + 1
+        # Misses in a row, read from the conversation itself: an answered turn in between starts again
+        # (the slot alone never reset after a good answer, so two misses an hour apart handed over).
+        failures = max(1, misses_in_a_row(tracker.events))
         if failures >= FALLBACK_LIMIT:
             handoff(dispatcher, "bot_failed", last_user_text(tracker.events), HANDOFF_TEXT["bot_failed"])
             return [SlotSet("fallback_count", 0), SlotSet("pending_offer", None)]
