@@ -59,7 +59,7 @@ class ChatService:
                           shown: str | None = None, display_name: Callable | None = None) -> list[BotMessage]:
         conv = conversation_id(channel, user_id)
         tenant, contact = await self.tenant_of(channel, user_id)
-        await self.delivery.record(tenant, conv, "customer", BotMessage(text=shown or text))
+        seq = await self.delivery.record(tenant, conv, "customer", BotMessage(text=shown or text))
 
         if contact is None and (code := lc.normalise(text)) is not None:
             replies = [BotMessage(text=await self._link(channel, user_id, code, display_name))]
@@ -69,7 +69,9 @@ class ChatService:
         if row is not None and row["handover_ticket_id"]:
             ticket = await tickets.ticket_row(self.rt, row["handover_ticket_id"])
             if ticket is not None and ticket["status"] != "closed":
-                # An operator has this conversation: the bot stays silent.
+                # An operator has this conversation: the bot stays silent, and the operator's
+                # history shows the message as soon as the webhook has answered.
+                await self.rt.wait_for(tickets.VIEW, seq)
                 if ticket["first_response_at"] is None:
                     return await self._answer(conv, [BotMessage(text=ja.HANDOFF_WAITING)], reply_token, sender="system")
                 return []
