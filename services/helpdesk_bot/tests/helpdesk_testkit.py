@@ -117,6 +117,19 @@ class LinePlatform:
     requests: list[dict] = field(default_factory=list)
     expired_reply_tokens: set[str] = field(default_factory=set)
     retry_keys: set[str] = field(default_factory=set)
+    failing: int = 0
+    """How many of the next reply/push calls answer 500 (an outage in the middle of a turn)."""
+
+    def delivered(self, to: str | None = None) -> list[dict]:
+        """Replies and pushes the platform accepted, i.e. what the user actually sees."""
+        return [r for r in self.requests if r["kind"] in ("reply", "push") and r.get("status") == 200
+                and (to is None or r["body"].get("to", to) == to)]
+
+    def outage(self) -> web.Response | None:
+        if self.failing > 0:
+            self.failing -= 1
+            return web.json_response({"message": "Internal server error"}, status=500)
+        return None
 
     def sent(self, kind: str, to: str | None = None) -> list[dict]:
         return [r for r in self.requests if r["kind"] == kind and (to is None or r["body"].get("to") == to)]
@@ -133,18 +146,28 @@ async def line_platform_stub():
 
     async def reply(request: web.Request):
         body = await request.json()
-        platform.requests.append({"kind": "reply", "body": body, "auth": request.headers.get("Authorization")})
+        record = {"kind": "reply", "body": body, "auth": request.headers.get("Authorization"), "status": 500}
+        platform.requests.append(record)
+        if (down := platform.outage()) is not None:
+            return down
         if body["replyToken"] in platform.expired_reply_tokens:
+            record["status"] = 400
             return web.json_response({"message": "Invalid reply token"}, status=400)
+        record["status"] = 200
         return web.json_response({"sentMessages": [{"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body["messages"])]})
 
     async def push(request: web.Request):
         body = await request.json()
         key = request.headers.get("X-Line-Retry-Key")
-        platform.requests.append({"kind": "push", "body": body, "retry_key": key})
+        record = {"kind": "push", "body": body, "retry_key": key, "status": 500}
+        platform.requests.append(record)
+        if (down := platform.outage()) is not None:
+            return down
         if key in platform.retry_keys:
+            record["status"] = 409
             return web.json_response({"message": "The retry key is already accepted"}, status=409)
         platform.retry_keys.add(key)
+        record["status"] = 200
         return web.json_response({"sentMessages": [{"id": str(i), "quoteToken": "q"} for i, _ in enumerate(body["messages"])]})
 
     async def profile(request: web.Request):

@@ -180,6 +180,8 @@ class LinkAttemptFailed(msgspec.Struct, frozen=True, kw_only=True):
     conversation_id: str
     failures: int
     """Consecutive failed attempts of this chat user, this one included."""
+    turn_id: str | None = None
+    """The chat turn (e.g. ``line:<webhookEventId>``) that failed, so a redelivered turn counts once."""
 
 
 @event("helpdesk.link_locked", producer="helpdesk_bot", consumers=("helpdesk_bot",))
@@ -205,6 +207,8 @@ class BotMissed(msgspec.Struct, frozen=True, kw_only=True):
     conversation_id: str
     misses: int
     """Misses in a row in this conversation, this one included (two hand over to a person)."""
+    turn_id: str | None = None
+    """The chat turn that missed, so a redelivered turn counts once."""
 
 
 @event("helpdesk.bot_misses_cleared", producer="helpdesk_bot", consumers=("helpdesk_bot",))

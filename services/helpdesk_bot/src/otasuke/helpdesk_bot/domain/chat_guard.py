@@ -27,14 +27,15 @@ MISSES_BEFORE_HANDOFF = 2
 class LinkGuard(msgspec.Struct, frozen=True):
     failures: int = 0
     locked_until: datetime | None = None
+    last_turn: str | None = None  # the turn that counted last: a redelivery of it does not count again
 
 
 def _evolve_link(state: LinkGuard, env: Envelope) -> LinkGuard:
     d = env.data
     if isinstance(d, LinkAttemptFailed):
-        return LinkGuard(d.failures, None)
+        return LinkGuard(d.failures, None, d.turn_id)
     if isinstance(d, LinkLocked):
-        return LinkGuard(d.failures, d.until)
+        return LinkGuard(d.failures, d.until, state.last_turn)
     if isinstance(d, LinkAttemptsCleared):
         return LinkGuard()
     return state
@@ -47,13 +48,14 @@ def is_locked(state: LinkGuard, now: datetime) -> bool:
     return state.locked_until is not None and now < state.locked_until
 
 
-def link_failed(state: LinkGuard, conv: str, limit: int, lock_for: timedelta, now: datetime) -> list:
+def link_failed(state: LinkGuard, conv: str, limit: int, lock_for: timedelta, now: datetime,
+                turn_id: str | None = None) -> list:
     """One more wrong code; the one that reaches ``limit`` locks the chat user out for ``lock_for``."""
-    if is_locked(state, now):
+    if is_locked(state, now) or (turn_id is not None and turn_id == state.last_turn):
         return []
     # A lock that ran out starts the count again: one more try, not one more lock period.
     failures = (0 if state.locked_until is not None else state.failures) + 1
-    events: list = [LinkAttemptFailed(conversation_id=conv, failures=failures)]
+    events: list = [LinkAttemptFailed(conversation_id=conv, failures=failures, turn_id=turn_id)]
     if failures >= limit:
         events.append(LinkLocked(conversation_id=conv, failures=failures, until=now + lock_for))
     return events
@@ -65,11 +67,12 @@ def link_succeeded(state: LinkGuard, conv: str) -> list:
 
 class BotTurns(msgspec.Struct, frozen=True):
     misses: int = 0
+    last_turn: str | None = None  # the turn that missed last: a redelivery of it does not count again
 
 
 def _evolve_turns(state: BotTurns, env: Envelope) -> BotTurns:
     if isinstance(env.data, BotMissed):
-        return BotTurns(env.data.misses)
+        return BotTurns(env.data.misses, env.data.turn_id)
     if isinstance(env.data, BotMissesCleared):
         return BotTurns()
     return state
@@ -78,10 +81,12 @@ def _evolve_turns(state: BotTurns, env: Envelope) -> BotTurns:
 TURNS = Aggregate(initial=BotTurns, evolve=_evolve_turns)
 
 
-def bot_turn(state: BotTurns, conv: str, missed: bool) -> list:
+def bot_turn(state: BotTurns, conv: str, missed: bool, turn_id: str | None = None) -> list:
     """A miss adds one; an answer after misses clears them (no event for the usual answered turn)."""
+    if turn_id is not None and turn_id == state.last_turn:
+        return []  # the same turn redelivered: already counted
     if missed:
-        return [BotMissed(conversation_id=conv, misses=state.misses + 1)]
+        return [BotMissed(conversation_id=conv, misses=state.misses + 1, turn_id=turn_id)]
     return [BotMissesCleared(conversation_id=conv)] if state.misses else []
 
 

@@ -38,13 +38,14 @@ class LinkCode(msgspec.Struct, frozen=True):
     used: bool = False
     contact_name: str = ""
     expires_at: datetime | None = None
+    used_by: tuple[str, str] | None = None  # (channel, user_id) that redeemed it
 
 
 def evolve(state: LinkCode, env: Envelope) -> LinkCode:
     if isinstance(env.data, LinkCodeIssued):
         return LinkCode(True, False, env.data.contact_name, env.data.expires_at)
     if isinstance(env.data, ContactLinked):
-        return msgspec.structs.replace(state, used=True)
+        return msgspec.structs.replace(state, used=True, used_by=(env.data.channel, env.data.user_id))
     return state
 
 
@@ -55,6 +56,8 @@ def redeem(state: LinkCode, code: str, channel: str, user_id: str, display_name:
     if not state.issued:
         raise DomainError("unknown code")
     if state.used:
+        if state.used_by == (channel, user_id):
+            return []  # the same user's turn redelivered: already linked
         raise DomainError("code already used")
     if state.expires_at is not None and now >= state.expires_at:
         raise DomainError("code expired")
