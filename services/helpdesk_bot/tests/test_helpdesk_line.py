@@ -83,3 +83,26 @@ async def test_high_alert_is_pushed_once_as_a_flex_card(helpdesk, line_platform,
 
 async def _async(value):
     return value
+
+
+async def test_a_link_from_the_bot_is_a_button_in_line_and_plain_text_when_it_cannot_be_opened(line_platform):
+    from otasuke.helpdesk_bot.adapters.line import LineChannel
+    from otasuke.helpdesk_bot.nlu import BotMessage
+
+    def link(url: str) -> BotMessage:
+        return BotMessage(text=f"診断レポート\n{url}", custom={"type": "link", "title": "診断レポート", "url": url})
+
+    channel = LineChannel(access_token="test-access-token", api_base=line_platform.url)
+    try:
+        await channel.send(USER, [link("https://otasuke.example.jp/report/r1?t=abc")], reply_token="t1")
+        await channel.send(USER, [link(f"{line_platform.url}/report/r2")], reply_token="t2")  # http on this machine
+        await channel.send(USER, [link("http://intranet.example/report/r3")], reply_token="t3")
+    finally:
+        await channel.close()
+    first, local, plain = [r["body"]["messages"][0] for r in line_platform.sent("reply")]
+    assert first["type"] == "flex" and "診断レポート" in first["altText"]
+    [button] = first["contents"]["footer"]["contents"]
+    assert button["action"] == {"type": "uri", "label": "開く", "uri": "https://otasuke.example.jp/report/r1?t=abc"}
+    assert local["contents"]["footer"]["contents"][0]["action"]["uri"] == f"{line_platform.url}/report/r2"
+    # Plain http elsewhere is not offered as a button: the user still gets the address as text.
+    assert plain == {"type": "text", "text": "診断レポート\nhttp://intranet.example/report/r3"}

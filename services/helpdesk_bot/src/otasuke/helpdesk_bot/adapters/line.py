@@ -6,8 +6,10 @@ can go through a proxy and tests can point it at a local server.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import uuid
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -15,14 +17,19 @@ from linebot.v3.messaging import (
     AsyncApiClient,
     AsyncMessagingApi,
     Configuration,
+    FlexBox,
+    FlexBubble,
+    FlexButton,
     FlexContainer,
     FlexMessage,
+    FlexText,
     PostbackAction,
     PushMessageRequest,
     QuickReply,
     QuickReplyItem,
     ReplyMessageRequest,
     TextMessage,
+    URIAction,
 )
 from linebot.v3.messaging.exceptions import ApiException
 
@@ -77,13 +84,46 @@ def alert_bubble(card: dict) -> dict:
     }
 
 
+MAX_URI = 1000  # LINE's limit for a URI action
+
+
+def openable(url: str) -> bool:
+    """Whether LINE can open the link from a button: https, or http on this machine (local tests)."""
+    if len(url) > MAX_URI:
+        return False
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    if parts.scheme == "http" and parts.hostname:
+        if parts.hostname == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(parts.hostname).is_loopback
+        except ValueError:
+            return False
+    return False
+
+
+def link_message(title: str, url: str) -> FlexMessage:
+    """A link as a button the user taps (a bare URL in a text bubble is easy to miss or mistype)."""
+    bubble = FlexBubble(
+        body=FlexBox(layout="vertical", contents=[FlexText(text=title or "ご案内", wrap=True, weight="bold")]),
+        footer=FlexBox(layout="vertical", contents=[
+            FlexButton(style="primary", height="sm", action=URIAction(label="開く", uri=url))]),
+    )
+    return FlexMessage(altText=f"{title}：{url}"[:400], contents=bubble)
+
+
 def to_line(messages: list[BotMessage]) -> list:
     out: list = []
     for m in messages:
+        link = m.custom if m.custom and m.custom.get("type") == "link" else None
         if m.custom and m.custom.get("type") == "alert_card":
             card = m.custom
             out.append(FlexMessage(altText=f"【{card['severity_ja']}】{card['title']}",
                                    contents=FlexContainer.from_dict(alert_bubble(card))))
+        elif link and openable(str(link.get("url") or "")):
+            out.append(link_message(str(link.get("title") or ""), str(link["url"])))
         elif m.text:
             out.append(TextMessage(text=m.text[:5000], quickReply=_quick_reply(m.buttons)))
     if len(out) > MAX_MESSAGES:

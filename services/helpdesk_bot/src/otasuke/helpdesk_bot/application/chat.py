@@ -126,11 +126,11 @@ class ChatService:
             elif m.custom and m.custom.get("type") == "fallback" and not m.text:
                 continue
             elif m.custom and not m.text and not m.buttons:
-                # Other custom payloads have no rendering in LINE or the web chat: a link becomes
-                # text when it is one the user can open, anything else would be an empty bubble.
+                # A link keeps its payload (LINE shows a button) and gets a text for the transcript and
+                # the web chat; other payloads have no rendering and would be an empty bubble.
                 url = str(m.custom.get("url") or "")
                 if m.custom.get("type") == "link" and url.startswith(("https://", "http://")):
-                    replies.append(BotMessage(text=f"{m.custom.get('title') or ''}\n{url}".strip()))
+                    replies.append(BotMessage(text=f"{m.custom.get('title') or ''}\n{url}".strip(), custom=m.custom))
                 else:
                     log.warning("bot payload %r for %s cannot be shown in a chat; dropped", m.custom.get("type"), conv)
             else:
