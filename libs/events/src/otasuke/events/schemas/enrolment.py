@@ -43,6 +43,14 @@ class CompanyUpdated(msgspec.Struct, frozen=True, kw_only=True):
     revenue_band: str | None = None
 
 
+class PreferredDate(msgspec.Struct, frozen=True, kw_only=True):
+    """A day the company can host the site survey, and the part of the day."""
+
+    day: date
+    slot: Literal["am", "pm", "any"] = "any"
+    """Morning (午前), afternoon (午後) or either (終日可)."""
+
+
 @event("enrolment.service_applied", producer="helpdesk_bot", consumers=('helpdesk_bot',))
 class ServiceApplied(msgspec.Struct, frozen=True, kw_only=True):
     """A company applied for a service (status provisional)."""
@@ -52,6 +60,13 @@ class ServiceApplied(msgspec.Struct, frozen=True, kw_only=True):
     channel: str = "web"
     devices: int | None = None
     note: str | None = None
+    """The customer's own words (requests); older events also carry the survey dates and contact here."""
+    preferred_dates: list[PreferredDate] = []
+    """Site-survey days the customer offered, in their order of preference."""
+    contact_name: str | None = None
+    """Who the operator calls about this application."""
+    contact_phone: str | None = None
+    """Digits only, as checked by the form (0 and 9–10 more digits)."""
 
 
 @event("enrolment.application_status_changed", producer="helpdesk_bot", consumers=('helpdesk_bot',))

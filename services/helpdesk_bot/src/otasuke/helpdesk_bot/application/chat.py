@@ -209,7 +209,7 @@ class ChatService:
         if service not in SERVICES:
             return ja.APPLY_UNKNOWN
         await enrolment.apply(self.rt, tenant, service=service, channel="chat", devices=None, note=None, actor=conv,
-                              command_id=turn_event_id(turn_id, "apply"))
+                              command_id=turn_event_id(turn_id, "apply"), contact_name=contact["contact_name"])
         return ja.APPLIED.format(service=ja.SERVICE_JA[service])
 
     # -- linking -------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from otasuke.events import AggregateRef, EventMeta, Tenant, execute, new_id, utcnow
-from otasuke.events.schemas.enrolment import CustomerContacted, ServiceApplied
+from otasuke.events.schemas.enrolment import CustomerContacted, PreferredDate, ServiceApplied
 from otasuke.platform.service import Runtime
 
 from ..domain import application as ap
@@ -23,9 +23,12 @@ async def _done(rt: Runtime, outcome) -> None:
 
 
 async def apply(rt: Runtime, tenant: Tenant, *, service: str, channel: str, devices: int | None, note: str | None,
-                actor: str, command_id: str | None) -> str:
+                actor: str, command_id: str | None, preferred_dates: list[PreferredDate] | None = None,
+                contact_name: str | None = None, contact_phone: str | None = None) -> str:
     application_id = new_id() if command_id is None else f"app-{command_id}"[:128]
-    command = ServiceApplied(application_id=application_id, service=service, channel=channel, devices=devices, note=note)
+    command = ServiceApplied(application_id=application_id, service=service, channel=channel, devices=devices, note=note,
+                             preferred_dates=list(preferred_dates or []), contact_name=contact_name,
+                             contact_phone=contact_phone)
     await _done(rt, await execute(rt.store, ap.APPLICATION, ref(tenant, application_id), lambda s: ap.apply(s, command),
                                   meta=EventMeta(actor=actor), command_id=command_id))
     return application_id

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import asyncpg
+import msgspec
 
 from otasuke.events import Projection, Recorded
 from otasuke.events.schemas import diagnosis as dg
@@ -225,6 +226,9 @@ class ApplicationView(Projection):
         status text NOT NULL, channel text NOT NULL, devices integer, note text, scheduled_for timestamptz,
         reason text, applied_at timestamptz NOT NULL, updated_at timestamptz NOT NULL);
     CREATE INDEX IF NOT EXISTS applications_company ON applications (company_id);
+    -- Added later: an existing table gets them empty, which is what its (older) events say.
+    ALTER TABLE applications ADD COLUMN IF NOT EXISTS preferred_dates jsonb NOT NULL DEFAULT '[]',
+        ADD COLUMN IF NOT EXISTS contact_name text, ADD COLUMN IF NOT EXISTS contact_phone text;
     CREATE TABLE IF NOT EXISTS application_history (
         seq bigint PRIMARY KEY, application_id text NOT NULL, at timestamptz NOT NULL, status text NOT NULL,
         scheduled_for timestamptz, reason text, by text);
@@ -237,9 +241,11 @@ class ApplicationView(Projection):
         env, d, at = rec.envelope, rec.data, rec.envelope.occurred_at
         if isinstance(d, en.ServiceApplied):
             await conn.execute(
-                """INSERT INTO applications VALUES ($1,$2,$3,$4,'provisional',$5,$6,$7,NULL,NULL,$8,$8)
-                   ON CONFLICT DO NOTHING""",
-                d.application_id, env.partner_id, env.company_id, d.service, d.channel, d.devices, d.note, at)
+                """INSERT INTO applications (application_id, partner_id, company_id, service, status, channel, devices,
+                       note, applied_at, updated_at, preferred_dates, contact_name, contact_phone)
+                   VALUES ($1,$2,$3,$4,'provisional',$5,$6,$7,$8,$8,$9::jsonb,$10,$11) ON CONFLICT DO NOTHING""",
+                d.application_id, env.partner_id, env.company_id, d.service, d.channel, d.devices, d.note, at,
+                msgspec.json.encode(d.preferred_dates).decode(), d.contact_name, d.contact_phone)
             await conn.execute("INSERT INTO application_history VALUES ($1,$2,$3,'provisional',NULL,NULL,$4) ON CONFLICT DO NOTHING",
                                rec.seq, d.application_id, at, env.actor)
         elif isinstance(d, en.ApplicationStatusChanged):

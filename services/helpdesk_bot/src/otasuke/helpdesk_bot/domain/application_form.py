@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from otasuke.events.schemas.enrolment import SERVICES
+from otasuke.events.schemas.enrolment import PreferredDate as SurveyDate
 
 from .messages_ja import SERVICE_JA
 
@@ -38,17 +39,17 @@ class ApplicationForm:
     request: str
     submission_id: str
 
-    def note(self) -> str:
-        """What the operator reads on the application (same event as the chat path: the note carries the details)."""
-        lines = []
-        if self.preferred_dates:
-            lines.append("現地調査の希望日：" + "、".join(
-                f"{d.day.month}月{d.day.day}日({'月火水木金土日'[d.day.weekday()]}) {PERIODS[d.period]}"
-                for d in self.preferred_dates))
-        lines.append(f"ご担当者：{self.contact_name}（電話 {self.contact_phone}）")
-        if self.request:
-            lines.append(f"ご要望：{self.request}")
-        return "\n".join(lines)
+    def note(self) -> str | None:
+        """The customer's own words; dates and contact are fields of the application."""
+        return self.request or None
+
+    def survey_dates(self) -> list[SurveyDate]:
+        return [SurveyDate(day=d.day, slot=d.period) for d in self.preferred_dates]
+
+
+def date_ja(day: date, slot: str) -> str:
+    """「6月10日(火) 午前」: how the console and the chat write a survey date."""
+    return f"{day.month}月{day.day}日({'月火水木金土日'[day.weekday()]}) {PERIODS.get(slot, PERIODS['any'])}"
 
 
 def _flat(value) -> str:

@@ -78,6 +78,9 @@ class ApplicationFormController(Controller):
         ids = [await enrolment.apply(
             runtime, tenant, service=service, channel="form",
             devices=form.devices if service in af.NEEDS_SITE_VISIT else None, note=form.note(), actor=p.subject,
-            command_id=f"form-{form.submission_id}-{service}") for service in form.services]
+            command_id=f"form-{form.submission_id}-{service}",
+            # Survey dates matter only where someone comes on site.
+            preferred_dates=form.survey_dates() if service in af.NEEDS_SITE_VISIT else [],
+            contact_name=form.contact_name, contact_phone=form.contact_phone) for service in form.services]
         rows = await runtime.pool.fetch("SELECT * FROM applications WHERE application_id = ANY($1::text[])", ids)
         return Response({"message": af.confirmation(form), "applications": [_out(r) for r in rows]}, status_code=201)

@@ -1,19 +1,21 @@
 """Service applications and their status: the form, the operators' updates, and the bot's 「工事はいつ？」."""
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException, ValidationException
 
 from otasuke.events import Tenant
-from otasuke.events.schemas.enrolment import SERVICES, Service
+from otasuke.events.schemas.enrolment import SERVICES, PreferredDate, Service
 from otasuke.platform.auth import Principal, principal_of, require_company, require_partner_staff
 from otasuke.platform.companies import get_company
 from otasuke.platform.service import Runtime
 
 from ...application import enrolment
+from ...domain.application_form import date_ja
 from ...domain.messages_ja import SERVICE_JA, STATUS_JA, application_summary
 
 
@@ -24,6 +26,9 @@ class ApplicationIn(msgspec.Struct, kw_only=True):
     channel: str = "web"
     devices: int | None = None
     note: str | None = None
+    preferred_dates: list[PreferredDate] = []
+    contact_name: str | None = None
+    contact_phone: str | None = None
     command_id: str | None = None
 
 
@@ -42,6 +47,9 @@ class ContactIn(msgspec.Struct, kw_only=True):
 
 def _out(r) -> dict:
     out = {k: r[k] for k in r.keys()}
+    dates = out.get("preferred_dates") or "[]"
+    out["preferred_dates"] = json.loads(dates) if isinstance(dates, str) else dates
+    out["preferred_dates_ja"] = [date_ja(date.fromisoformat(d["day"]), d.get("slot", "any")) for d in out["preferred_dates"]]
     out["service_ja"] = SERVICE_JA.get(r["service"], r["service"])
     out["status_ja"] = STATUS_JA.get(r["status"], r["status"])
     out["summary_ja"] = application_summary(r["service"], r["status"], r["scheduled_for"], r["reason"])
@@ -79,7 +87,8 @@ class ApplicationController(Controller):
             raise ValidationException(f"service must be one of {', '.join(SERVICES)}")
         application_id = await enrolment.apply(
             runtime, Tenant(company["partner_id"], company["company_id"]), service=data.service, channel=data.channel,
-            devices=data.devices, note=data.note, actor=p.subject, command_id=data.command_id)
+            devices=data.devices, note=data.note, actor=p.subject, command_id=data.command_id,
+            preferred_dates=data.preferred_dates, contact_name=data.contact_name, contact_phone=data.contact_phone)
         return _out(await _application(runtime, request, application_id))
 
     @get("/")
