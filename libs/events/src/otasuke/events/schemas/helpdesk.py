@@ -200,6 +200,15 @@ class LinkAttemptsCleared(msgspec.Struct, frozen=True, kw_only=True):
     conversation_id: str
 
 
+@event("helpdesk.link_lock_lifted", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class LinkLockLifted(msgspec.Struct, frozen=True, kw_only=True):
+    """An operator lifted a link-code lock early (the envelope's actor is the operator), e.g. after
+    confirming by phone that it was the customer mistyping; the count starts again."""
+
+    conversation_id: str
+    reason: str | None = None
+
+
 @event("helpdesk.bot_missed", producer="helpdesk_bot", consumers=("helpdesk_bot",))
 class BotMissed(msgspec.Struct, frozen=True, kw_only=True):
     """The bot could not answer a turn (did not understand, or was unavailable)."""

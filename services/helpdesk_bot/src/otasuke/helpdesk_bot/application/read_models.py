@@ -26,7 +26,7 @@ class HelpdeskView(Projection):
     stream = HELPDESK.name
     filter_subjects = ("helpdesk.>",)
     tables = ("tickets", "ticket_timeline", "transcript", "contacts", "link_codes", "conversations",
-              "notification_preferences", "alert_notices")
+              "notification_preferences", "alert_notices", "link_locks")
     schema = """
     CREATE TABLE IF NOT EXISTS tickets (
         ticket_id text PRIMARY KEY, partner_id text NOT NULL, company_id text,
@@ -54,6 +54,10 @@ class HelpdeskView(Projection):
         conversation_id text PRIMARY KEY, channel text NOT NULL, user_id text NOT NULL,
         partner_id text NOT NULL, company_id text, handover_ticket_id text,
         last_alert_id text, last_alert_at timestamptz);
+    CREATE TABLE IF NOT EXISTS link_locks (
+        conversation_id text PRIMARY KEY, partner_id text NOT NULL, failures integer NOT NULL,
+        locked_at timestamptz NOT NULL, locked_until timestamptz NOT NULL,
+        lifted_at timestamptz, lifted_by text, lift_reason text);
     CREATE TABLE IF NOT EXISTS notification_preferences (
         company_id text PRIMARY KEY, partner_id text NOT NULL, min_severity text NOT NULL,
         quiet_start text, quiet_end text, escalate_after_minutes double precision NOT NULL);
@@ -128,6 +132,15 @@ class HelpdeskView(Projection):
         elif isinstance(d, hd.ContactUnlinked):
             await conn.execute("DELETE FROM contacts WHERE channel=$1 AND user_id=$2", d.channel, d.user_id)
             await conn.execute("UPDATE conversations SET company_id=NULL WHERE conversation_id=$1", f"{d.channel}-{d.user_id}")
+        elif isinstance(d, hd.LinkLocked):
+            await conn.execute(
+                """INSERT INTO link_locks VALUES ($1,$2,$3,$4,$5,NULL,NULL,NULL) ON CONFLICT (conversation_id) DO UPDATE
+                   SET partner_id=$2, failures=$3, locked_at=$4, locked_until=$5, lifted_at=NULL, lifted_by=NULL,
+                       lift_reason=NULL""",
+                d.conversation_id, env.partner_id, d.failures, env.occurred_at, d.until)
+        elif isinstance(d, hd.LinkLockLifted):
+            await conn.execute("UPDATE link_locks SET lifted_at=$2, lifted_by=$3, lift_reason=$4 WHERE conversation_id=$1",
+                               d.conversation_id, env.occurred_at, env.actor, d.reason)
         elif isinstance(d, hd.NotificationPreferencesSet):
             await conn.execute(
                 """INSERT INTO notification_preferences VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (company_id) DO UPDATE

@@ -17,6 +17,7 @@ from otasuke.events.schemas.helpdesk import (
     LinkAttemptFailed,
     LinkAttemptsCleared,
     LinkLocked,
+    LinkLockLifted,
 )
 
 LINK_GUARD = "link_guard"
@@ -36,7 +37,7 @@ def _evolve_link(state: LinkGuard, env: Envelope) -> LinkGuard:
         return LinkGuard(d.failures, None, d.turn_id)
     if isinstance(d, LinkLocked):
         return LinkGuard(d.failures, d.until, state.last_turn)
-    if isinstance(d, LinkAttemptsCleared):
+    if isinstance(d, (LinkAttemptsCleared, LinkLockLifted)):
         return LinkGuard()
     return state
 
@@ -59,6 +60,11 @@ def link_failed(state: LinkGuard, conv: str, limit: int, lock_for: timedelta, no
     if failures >= limit:
         events.append(LinkLocked(conversation_id=conv, failures=failures, until=now + lock_for))
     return events
+
+
+def lift_lock(state: LinkGuard, conv: str, reason: str | None, now: datetime) -> list:
+    """An operator lets the user try again now; lifting a lock that is not there changes nothing."""
+    return [LinkLockLifted(conversation_id=conv, reason=reason)] if is_locked(state, now) else []
 
 
 def link_succeeded(state: LinkGuard, conv: str) -> list:

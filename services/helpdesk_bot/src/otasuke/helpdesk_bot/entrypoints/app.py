@@ -22,7 +22,7 @@ from ..application.operator_accounts import LOGIN_ATTEMPTS_DDL, OperatorAccountV
 from ..application.read_models import AlertView, ApplicationView, DiagnosisView, HelpdeskView
 from .api.applications import ApplicationController
 from .api.companies import CompanyController
-from .api.contacts import ContactController
+from .api.contacts import ContactController, LinkLockController
 from .api.operator_accounts import OperatorAccountController
 from .api.tickets import TicketController
 from .apply_form import ApplicationFormController, ApplicationLinkController, apply_form_page
@@ -62,7 +62,7 @@ async def _stop(rt: Runtime) -> None:
 spec = ServiceSpec(
     name="helpdesk_bot",
     title="Help desk",
-    route_handlers=[CompanyController, ContactController, TicketController, ApplicationController,
+    route_handlers=[CompanyController, ContactController, LinkLockController, TicketController, ApplicationController,
                     line_webhook, chat_page, chat_socket, *nlu.routes,
                     ConsoleController, OperatorAccountController, ApplicationLinkController, ApplicationFormController,
                     apply_form_page],

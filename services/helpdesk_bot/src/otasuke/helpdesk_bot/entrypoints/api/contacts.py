@@ -1,4 +1,5 @@
-"""Chat contacts of a company: one-time link codes, the linked contacts, alert preferences."""
+"""Chat contacts of a company: one-time link codes, the linked contacts, alert preferences;
+and, for the partner's operators, chat users locked out after wrong link codes."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -9,12 +10,13 @@ from litestar.exceptions import NotFoundException, ValidationException
 
 from otasuke.events import AggregateRef, EventMeta, Tenant, execute, utcnow
 from otasuke.events.schemas.helpdesk import LinkCodeIssued, NotificationPreferencesSet
-from otasuke.platform.auth import principal_of, require_company
+from otasuke.platform.auth import principal_of, require_company, require_partner_staff
 from otasuke.platform.companies import get_company
 from otasuke.platform.service import Runtime
 
 from ...application.tickets import VIEW
 from ...domain import alert_notice as an
+from ...domain import chat_guard as cg
 from ...domain import link_code as lc
 
 
@@ -28,6 +30,12 @@ class LinkCodeOut(msgspec.Struct, kw_only=True):
     contact_name: str
     expires_at: datetime
     how_to_ja: str
+
+
+class LiftIn(msgspec.Struct, kw_only=True):
+    reason: str | None = None
+    """Why, for the record (e.g. 「電話で本人確認済み」)."""
+    command_id: str | None = None
 
 
 class PreferencesIn(msgspec.Struct, kw_only=True):
@@ -96,6 +104,52 @@ class ContactController(Controller):
         row = await runtime.pool.fetchrow("SELECT * FROM notification_preferences WHERE company_id=$1", company_id)
         return msgspec.structs.asdict(an.Preferences()) if row is None else {
             k: row[k] for k in ("min_severity", "quiet_start", "quiet_end", "escalate_after_minutes")}
+
+
+LOCK_COLUMNS = "conversation_id, failures, locked_at, locked_until, lifted_at, lifted_by, lift_reason"
+
+
+def _lock_out(row, now: datetime) -> dict:
+    out = dict(row)
+    channel, _, user_id = row["conversation_id"].partition("-")
+    out.update(channel=channel, user_id=user_id, locked=row["lifted_at"] is None and row["locked_until"] > now)
+    return out
+
+
+class LinkLockController(Controller):
+    """Chat users locked out after repeated wrong link codes. They are not linked to a company
+    yet, so the locks belong to the partner whose chat it is: only its operators see them."""
+
+    path = "/api/v1/link-locks"
+    tags = ["contacts"]
+
+    @get("/")
+    async def list_locks(self, request: Request, runtime: Runtime, include_past: bool = False) -> list[dict]:
+        p = principal_of(request)
+        require_partner_staff(p)
+        now = utcnow()
+        rows = await runtime.pool.fetch(
+            f"SELECT {LOCK_COLUMNS} FROM link_locks WHERE partner_id=$1 "
+            "AND ($2 OR (lifted_at IS NULL AND locked_until > $3)) ORDER BY locked_at DESC LIMIT 200",
+            p.partner_id, include_past, now)
+        return [_lock_out(r, now) for r in rows]
+
+    @post("/{conversation_id:str}/lift", status_code=200)
+    async def lift(self, conversation_id: str, data: LiftIn, request: Request, runtime: Runtime) -> dict:
+        """Let the chat user try a link code again now (an event with the operator as actor)."""
+        p = principal_of(request)
+        require_partner_staff(p)
+        row = await runtime.pool.fetchrow("SELECT partner_id FROM link_locks WHERE conversation_id=$1", conversation_id)
+        if row is None or row["partner_id"] != p.partner_id:
+            raise NotFoundException("no link lock for this chat user")  # another partner's lock stays hidden
+        ref = AggregateRef("helpdesk", Tenant(row["partner_id"]), cg.LINK_GUARD, conversation_id)
+        reason = (data.reason or "").strip()[:200] or None
+        outcome = await execute(runtime.store, cg.LINK, ref, lambda s: cg.lift_lock(s, conversation_id, reason, utcnow()),
+                                meta=EventMeta(actor=p.subject), command_id=data.command_id)
+        await runtime.wait_for(VIEW, outcome.version)
+        now = utcnow()
+        return _lock_out(await runtime.pool.fetchrow(
+            f"SELECT {LOCK_COLUMNS} FROM link_locks WHERE conversation_id=$1", conversation_id), now)
 
 
 from otasuke.events import Aggregate  # noqa: E402
