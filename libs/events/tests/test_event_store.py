@@ -81,3 +81,20 @@ async def test_execute_with_command_id_is_idempotent(nc, app_ref):
     await execute(store, counter, ref, lambda n: [applied("a1")], command_id="apply-1")
     events, _ = await store.load(ref)
     assert len(events) == 1
+
+
+async def test_a_late_retry_returns_the_first_outcome_without_deciding_again(nc, app_ref):
+    # A command retried after other commands changed the aggregate must not
+    # decide again on the newer state (it would append, or double-count in the
+    # returned state): it is recognised in the history.
+    store = EventStore(nc)
+    ref = app_ref("a1")
+    counter = Aggregate(initial=lambda: 0, evolve=lambda n, e: n + 1)
+    first = await execute(store, counter, ref, lambda n: [applied("a1", "utm")], command_id="apply-utm")
+    await execute(store, counter, ref, lambda n: [applied("a1", "edr")], command_id="apply-edr")
+    retry = await execute(store, counter, ref, lambda n: [applied("a1", "utm"), applied("a1", "utm")],
+                          command_id="apply-utm")
+    events, _ = await store.load(ref)
+    assert len(events) == 2
+    assert retry.state == 2
+    assert [r.envelope.id for r in retry.appended] == [r.envelope.id for r in first.appended]

@@ -48,6 +48,15 @@ async def load(store: EventStore, aggregate: Aggregate[S], ref: AggregateRef) ->
     return aggregate.fold([r.envelope for r in events]), last
 
 
+def _already_recorded(events: Sequence, command_id: str) -> list:
+    """The events an earlier run of ``command_id`` appended (derived ids 0, 1, …), in order."""
+    by_id = {r.envelope.id: r for r in events}
+    found = []
+    while (rec := by_id.get(derived_id(command_id, len(found)))) is not None:
+        found.append(rec)
+    return found
+
+
 async def execute(
     store: EventStore,
     aggregate: Aggregate[S],
@@ -62,11 +71,17 @@ async def execute(
 
     ``command_id`` makes the command idempotent: the events get ids derived
     from it, so a client retry (or a redelivered message) is deduplicated by
-    JetStream instead of appended twice.
+    JetStream instead of appended twice. A retry that comes after the
+    aggregate moved on (or after JetStream's duplicate window) is recognised in
+    the history and returns what the first run recorded, without deciding
+    again on the newer state.
     """
     last_error: ConcurrencyConflict | None = None
     for _ in range(attempts):
-        state, version = await load(store, aggregate, ref)
+        events, version = await store.load(ref)
+        state = aggregate.fold([r.envelope for r in events])
+        if command_id and (earlier := _already_recorded(events, command_id)):
+            return Outcome(state, earlier, version)
         payloads = list(decide(state))
         if not payloads:
             return Outcome(state, [], version)
