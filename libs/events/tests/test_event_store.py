@@ -97,4 +97,5 @@ async def test_a_late_retry_returns_the_first_outcome_without_deciding_again(nc,
     events, _ = await store.load(ref)
     assert len(events) == 2
     assert retry.state == 2
-    assert [r.envelope.id for r in retry.appended] == [r.envelope.id for r in first.appended]
+    assert retry.appended == []
+    assert [r.envelope.id for r in retry.replayed] == [r.envelope.id for r in first.appended]

@@ -8,7 +8,7 @@ concurrency conflict reload and decide again.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import msgspec
@@ -39,8 +39,9 @@ class Aggregate(Generic[S]):
 @dataclass
 class Outcome(Generic[S]):
     state: S
-    appended: list
+    appended: list  # what this call wrote: empty when nothing was decided or it was a retry
     version: int
+    replayed: list = field(default_factory=list)  # a recognised retry: what the first run wrote
 
 
 async def load(store: EventStore, aggregate: Aggregate[S], ref: AggregateRef) -> tuple[S, int]:
@@ -73,15 +74,16 @@ async def execute(
     from it, so a client retry (or a redelivered message) is deduplicated by
     JetStream instead of appended twice. A retry that comes after the
     aggregate moved on (or after JetStream's duplicate window) is recognised in
-    the history and returns what the first run recorded, without deciding
-    again on the newer state.
+    the history: nothing is decided again on the newer state, ``appended`` is
+    empty (as for any command that changes nothing) and ``replayed`` holds
+    what the first run recorded.
     """
     last_error: ConcurrencyConflict | None = None
     for _ in range(attempts):
         events, version = await store.load(ref)
         state = aggregate.fold([r.envelope for r in events])
         if command_id and (earlier := _already_recorded(events, command_id)):
-            return Outcome(state, earlier, version)
+            return Outcome(state, [], version, replayed=earlier)
         payloads = list(decide(state))
         if not payloads:
             return Outcome(state, [], version)
