@@ -257,6 +257,8 @@ class ChatService:
                                 meta=EventMeta(actor=conv))
         if cg.is_locked(outcome.state, utcnow()):
             log.warning("link codes locked for %s after %d wrong codes", conv, outcome.state.failures)
+            if outcome.appended:  # the operators' lockout list shows it as soon as the user is told
+                await self.rt.wait_for(tickets.VIEW, outcome.version)
             return ja.LINK_LOCKED
         return ja.LINK_FAILED
 
