@@ -259,7 +259,7 @@ def main() -> None:
     parser.add_argument("--only-folds", type=int, default=0, help="run just the first N folds (full mode on a budget)")
     parser.add_argument("--epochs", type=int, default=None, help="override DIETClassifier epochs (full mode)")
     parser.add_argument("--set", action="append", default=[], help="Component.key=value override")
-    parser.add_argument("--grid", default=None, help="IntentEnsemble.key=v1,v2,… or FallbackClassifier.threshold=…")
+    parser.add_argument("--grid", action="append", default=[], help="IntentEnsemble.key=v1,v2,… or FallbackClassifier.threshold=… (repeatable: all combinations)")
     parser.add_argument("--dev", action="append", default=[], help="train on all data, test on this held-out YAML")
     parser.add_argument("--data", default=str(PROJECT / "data" / "nlu"))
     parser.add_argument("--seed", type=int, default=0)
@@ -281,15 +281,18 @@ def main() -> None:
     ensemble_spec = next(c for c in components if c["name"].endswith("IntentEnsemble"))
     variants = [("as configured", ensemble_spec, fallback)]
     if args.grid:
-        key, values = args.grid.split("=", 1)
-        component, param = key.split(".", 1)
+        # Every combination of the --grid values.
+        axes = []
+        for grid in args.grid:
+            key, values = grid.split("=", 1)
+            axes.append([(key, parse_value(v)) for v in values.split(",")])
         variants = []
-        for v in values.split(","):
-            value = parse_value(v)
-            if component == "IntentEnsemble":
-                variants.append((f"{key}={value}", {**ensemble_spec, param: value}, fallback))
-            else:
-                variants.append((f"{key}={value}", ensemble_spec, {**fallback, param: value}))
+        for combo in itertools.product(*axes):
+            spec, fb = dict(ensemble_spec), dict(fallback)
+            for key, value in combo:
+                component, param = key.split(".", 1)
+                (spec if component == "IntentEnsemble" else fb)[param] = value
+            variants.append((" ".join(f"{k}={v}" for k, v in combo), spec, fb))
     # Ensemble variants that share the same spec are trained once.
     specs = []
     for _, spec, _ in variants:
@@ -330,6 +333,9 @@ def main() -> None:
             for k, out in enumerate(outs):
                 results[k].extend((i, t, r) for (i, t), r in zip(expected, out))
             print(f"  fold {fold + 1}: {len(test_idx)} test lines, {time.time() - wall:.0f} s so far", flush=True)
+            if args.mode == "full":  # slow: show the figures so far
+                for label, spec, fb in variants:
+                    score(results[specs.index(spec)], fb, f"  after fold {fold + 1} [{label}]", quiet=True)
         report(variants, specs, results, f"{args.mode} pipeline, {args.folds}-fold grouped cross-validation", args)
     print(f"CPU time {time.process_time() - started:.0f} s, wall {time.time() - wall:.0f} s, "
           f"load average {os.getloadavg()[0]:.1f}")

@@ -5,8 +5,10 @@ DIET alone is sharp but over-confident: nonsense such as "xyz" or "うーん" ca
 FallbackClassifier:
 
 1. a multinomial logistic regression on the same sparse features (word and character
-   n-grams, L2-normalised) gives a calibrated second ranking; the two are averaged
-   (``diet_weight``), so the intent is confident only when both agree;
+   n-grams, L2-normalised) plus character n-grams of the message's katakana reading
+   (``reading_ngrams``: kana spellings and IME slips such as ごけんち/誤検地 meet 誤検知)
+   gives a calibrated second ranking; the two are averaged (``diet_weight``), so the
+   intent is confident only when both agree;
 2. a message with no content word from the training vocabulary (only unknown words,
    fillers, numbers, punctuation or single kana) is ranked ``out_of_scope`` with a
    confidence below the fallback threshold, so the bot asks a clarifying question
@@ -60,6 +62,23 @@ def content_lemmas(message: Message) -> List[str]:
     return primary or words
 
 
+def reading_of(message: Message) -> str:
+    """The message as Sudachi reads it (katakana), without punctuation; numbers as 0."""
+    parts = []
+    for token in message.get(TOKENS_NAMES[TEXT]) or []:
+        if _is_punctuation(token.text):
+            continue
+        parts.append("0" if token.text.isdigit() else str(token.get("reading") or token.text).lower())
+    return "".join(parts)
+
+
+def _l2(x: scipy.sparse.spmatrix) -> scipy.sparse.csr_matrix:
+    x = scipy.sparse.csr_matrix(x, dtype=np.float64)
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
+    norms[norms == 0] = 1.0
+    return scipy.sparse.diags(1.0 / norms) @ x
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class IntentEnsemble(GraphComponent, IntentClassifier):
     @staticmethod
@@ -71,6 +90,9 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
             "unknown_intent": "out_of_scope",
             # Kept below FallbackClassifier's threshold so unknown words get a question.
             "unknown_confidence": 0.4,
+            # Character n-grams (1..n) of the message's reading, for the regression only; 0 = off.
+            "reading_ngrams": 0,
+            "reading_weight": 1.0,
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
@@ -81,13 +103,33 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
         self.coef: Optional[np.ndarray] = None
         self.intercept: Optional[np.ndarray] = None
         self.vocabulary: set = set()
+        self.reading_vocabulary: Optional[Dict[str, int]] = None
 
     @classmethod
     def create(cls, config, model_storage, resource, execution_context: ExecutionContext) -> "IntentEnsemble":
         return cls(config, model_storage, resource)
 
+    def _reading_vectorizer(self, vocabulary=None):
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        n = int(self.config["reading_ngrams"])
+        return CountVectorizer(analyzer="char", ngram_range=(1, n), vocabulary=vocabulary, dtype=np.float64)
+
+    def _features(self, messages: List[Message], fit: bool = False) -> scipy.sparse.csr_matrix:
+        x = self._rasa_features(messages)
+        if int(self.config["reading_ngrams"]) > 0 and (fit or self.reading_vocabulary is not None):
+            readings = [reading_of(m) for m in messages]
+            if fit:
+                vectorizer = self._reading_vectorizer()
+                extra = vectorizer.fit_transform(readings)
+                self.reading_vocabulary = {k: int(v) for k, v in vectorizer.vocabulary_.items()}
+            else:
+                extra = self._reading_vectorizer(self.reading_vocabulary).transform(readings)
+            x = scipy.sparse.hstack([x, float(self.config["reading_weight"]) * _l2(extra)]).tocsr()
+        return _l2(x)
+
     @staticmethod
-    def _features(messages: List[Message]) -> scipy.sparse.csr_matrix:
+    def _rasa_features(messages: List[Message]) -> scipy.sparse.csr_matrix:
         rows = []
         for m in messages:
             sparse = m.get_sparse_features(TEXT)[1]
@@ -96,10 +138,7 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
             if dense is not None:
                 parts.append(scipy.sparse.csr_matrix(dense.features))
             rows.append(scipy.sparse.hstack(parts).tocsr())
-        x = scipy.sparse.vstack(rows).tocsr().astype(np.float64)
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
-        norms[norms == 0] = 1.0
-        return scipy.sparse.diags(1.0 / norms) @ x
+        return _l2(scipy.sparse.vstack(rows).tocsr().astype(np.float64))
 
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.linear_model import LogisticRegression
@@ -108,12 +147,15 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
         for e in examples:
             self.vocabulary.update(content_lemmas(e))
         clf = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"], class_weight="balanced")
-        clf.fit(self._features(examples), [e.get(INTENT) for e in examples])
+        clf.fit(self._features(examples, fit=True), [e.get(INTENT) for e in examples])
         self.classes, self.coef, self.intercept = list(clf.classes_), clf.coef_, clf.intercept_
         with self._storage.write_to(self._resource) as directory:
             np.savez(directory / "lr.npz", coef=self.coef, intercept=self.intercept)
             (directory / "meta.json").write_text(
-                json.dumps({"classes": self.classes, "vocabulary": sorted(self.vocabulary)}, ensure_ascii=False)
+                json.dumps(
+                    {"classes": self.classes, "vocabulary": sorted(self.vocabulary), "reading_vocabulary": self.reading_vocabulary},
+                    ensure_ascii=False,
+                )
             )
         return self._resource
 
@@ -129,6 +171,7 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
             return component
         component.coef, component.intercept = arrays["coef"], arrays["intercept"]
         component.classes, component.vocabulary = meta["classes"], set(meta["vocabulary"])
+        component.reading_vocabulary = meta.get("reading_vocabulary")
         return component
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -65,6 +65,8 @@ class SudachiTokenizer(Tokenizer):
             lemma = m.normalized_form().lower()
             if surface.isdigit():
                 lemma = "0"  # numbers differ, their role does not
-            # The part of speech lets IntentEnsemble tell content words from particles and punctuation.
-            tokens.append(Token(surface, m.begin(), m.end(), data={"pos": m.part_of_speech()[0], "pos_detail": m.part_of_speech()[1]}, lemma=lemma))
+            # The part of speech lets IntentEnsemble tell content words from particles and punctuation;
+            # the reading (katakana) lets it match kana spellings and IME slips (ごけんち, 誤検地 ~ 誤検知).
+            data = {"pos": m.part_of_speech()[0], "pos_detail": m.part_of_speech()[1], "reading": m.reading_form()}
+            tokens.append(Token(surface, m.begin(), m.end(), data=data, lemma=lemma))
         return self._apply_token_pattern(tokens)
