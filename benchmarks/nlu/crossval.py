@@ -12,7 +12,8 @@ iterate on. Run in the bot's environment:
   training folds does not give the answer away.
 - The pipeline is the one in config.yml, built component by component in-process.
   `fast` skips DIETClassifier (IntentEnsemble then runs on its logistic regression alone,
-  diet_weight 0; ~1 CPU-minute); `full` trains DIET in every fold too (several CPU-minutes a fold).
+  diet_weight 0; 1-4 CPU-minutes); `full` trains DIET in every fold too (~10 CPU-minutes a fold
+  at 40 epochs, so use --only-folds).
 - `--grid` re-runs only IntentEnsemble (and the threshold) with each value on the same
   features and DIET rankings, so a grid costs little more than one run.
 - `--dev FILE` trains once on all the data and tests on FILE instead of folds.
