@@ -12,7 +12,8 @@ FallbackClassifier:
 2. a message with no content word from the training vocabulary (only unknown words,
    fillers, numbers, punctuation or single kana) is ranked ``out_of_scope`` with a
    confidence below the fallback threshold, so the bot asks a clarifying question
-   instead of answering.
+   instead of answering. A word written in kana that the vocabulary lacks (ホケン, ほけん for
+   保険) still counts as known when its reading (3+ kana) occurs in a training line's reading.
 """
 from __future__ import annotations
 
@@ -48,6 +49,15 @@ def content_lemmas(message: Message) -> List[str]:
 
     Emoji are kept (👍 is an answer); particles and auxiliaries only when nothing else is left.
     """
+    return [lemma for lemma, _ in content_words(message)]
+
+
+def _is_kana(text: str) -> bool:
+    return bool(text) and all("\u3041" <= ch <= "\u30fc" for ch in text)
+
+
+def content_words(message: Message) -> List[tuple]:
+    """(lemma, reading) of the content words, as in ``content_lemmas``; reading only for kana words."""
     words, primary = [], []
     for token in message.get(TOKENS_NAMES[TEXT]) or []:
         lemma = token.lemma or token.text
@@ -56,9 +66,10 @@ def content_lemmas(message: Message) -> List[str]:
             continue
         if len(lemma) == 1 and "\u3040" <= lemma <= "\u30ff":
             continue
-        words.append(lemma)
+        reading = str(token.get("reading") or "") if _is_kana(token.text) else ""
+        words.append((lemma, reading))
         if pos not in FUNCTION_POS:
-            primary.append(lemma)
+            primary.append((lemma, reading))
     return primary or words
 
 
@@ -104,6 +115,8 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
         self.intercept: Optional[np.ndarray] = None
         self.vocabulary: set = set()
         self.reading_vocabulary: Optional[Dict[str, int]] = None
+        # Readings of the training lines, "|"-joined, for kana spellings of known words.
+        self.known_readings: str = ""
 
     @classmethod
     def create(cls, config, model_storage, resource, execution_context: ExecutionContext) -> "IntentEnsemble":
@@ -146,6 +159,7 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         for e in examples:
             self.vocabulary.update(content_lemmas(e))
+        self.known_readings = "|".join(sorted({reading_of(e) for e in examples}))
         clf = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"], class_weight="balanced")
         clf.fit(self._features(examples, fit=True), [e.get(INTENT) for e in examples])
         self.classes, self.coef, self.intercept = list(clf.classes_), clf.coef_, clf.intercept_
@@ -153,7 +167,12 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
             np.savez(directory / "lr.npz", coef=self.coef, intercept=self.intercept)
             (directory / "meta.json").write_text(
                 json.dumps(
-                    {"classes": self.classes, "vocabulary": sorted(self.vocabulary), "reading_vocabulary": self.reading_vocabulary},
+                    {
+                        "classes": self.classes,
+                        "vocabulary": sorted(self.vocabulary),
+                        "reading_vocabulary": self.reading_vocabulary,
+                        "known_readings": self.known_readings,
+                    },
                     ensure_ascii=False,
                 )
             )
@@ -172,6 +191,7 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
         component.coef, component.intercept = arrays["coef"], arrays["intercept"]
         component.classes, component.vocabulary = meta["classes"], set(meta["vocabulary"])
         component.reading_vocabulary = meta.get("reading_vocabulary")
+        component.known_readings = meta.get("known_readings", "")
         return component
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -192,12 +212,20 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
         for message, probs in zip(messages, lr):
             diet = {r["name"]: float(r["confidence"]) for r in message.get("intent_ranking") or []}
             ranking = {name: w * diet.get(name, 0.0) + (1 - w) * float(p) for name, p in zip(self.classes, probs)}
-            if not any(lemma in self.vocabulary for lemma in content_lemmas(message)):
+            if not self._has_known_word(message):
                 ranking = self._unknown(ranking)
             ordered = sorted(({"name": n, "confidence": c} for n, c in ranking.items()), key=lambda r: -r["confidence"])
             message.set(INTENT, ordered[0], add_to_output=True)
             message.set("intent_ranking", ordered, add_to_output=True)
         return messages
+
+    def _has_known_word(self, message: Message) -> bool:
+        for lemma, reading in content_words(message):
+            if lemma in self.vocabulary:
+                return True
+            if len(reading) >= 3 and reading.lower() in self.known_readings:
+                return True
+        return False
 
     def _unknown(self, ranking: Dict[str, float]) -> Dict[str, float]:
         target, confidence = self.config["unknown_intent"], float(self.config["unknown_confidence"])

@@ -4,10 +4,18 @@ Rasa's WhitespaceTokenizer refuses ``language: ja`` (Japanese has no spaces).
 Tokens keep their surface text; the lemma is Sudachi's normalised form, so
 spelling variants (できる/出来る, ＵＴＭ/utm, 見なおし/見直し) share features in
 CountVectorsFeaturizer (which featurises lemmas by default).
+
+The text is NFKC-normalised before Sudachi sees it, so token text, lemma and reading are
+full width (ｼﾝﾀﾞﾝ → シンダン) for every later component, while token offsets still point into
+the original message (NFKC of half-width kana changes lengths; entities use the offsets).
+A katakana word unknown to the dictionary (アリガトウ, コレダイジョウブ) is re-read in
+hiragana and split into dictionary words when every piece is one, so its lemmas meet the
+usual spelling.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+import unicodedata
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -15,6 +23,37 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
+
+
+# Half-width voiced/semi-voiced marks belong to the kana before them: ｶﾞ → ガ (2 chars → 1).
+_HALF_WIDTH_MARKS = "\uff9e\uff9f"
+_FUNCTION_POS = {"助詞", "助動詞"}
+
+
+def normalise(text: str) -> Tuple[str, List[int], List[int]]:
+    """NFKC of ``text`` and, for each normalised character, the original span it came from."""
+    out: List[str] = []
+    starts: List[int] = []
+    ends: List[int] = []
+    i = 0
+    while i < len(text):
+        j = i + 1
+        while j < len(text) and text[j] in _HALF_WIDTH_MARKS:
+            j += 1
+        piece = unicodedata.normalize("NFKC", text[i:j]) or text[i:j]
+        out.append(piece)
+        starts.extend([i] * len(piece))
+        ends.extend([j] * len(piece))
+        i = j
+    return "".join(out), starts, ends
+
+
+def _is_katakana(text: str) -> bool:
+    return len(text) >= 2 and all("\u30a1" <= ch <= "\u30fc" for ch in text)
+
+
+def _to_hiragana(text: str) -> str:
+    return "".join(chr(ord(ch) - 0x60) if "\u30a1" <= ch <= "\u30f6" else ch for ch in text)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -55,18 +94,42 @@ class SudachiTokenizer(Tokenizer):
     ) -> "SudachiTokenizer":
         return cls(config)
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
-        text = message.get(attribute) or ""
-        tokens: List[Token] = []
+    def _morphemes(self, text: str) -> List[Tuple[str, int, int, str, List[str], str]]:
+        """(surface, begin, end, lemma, part of speech, reading) in ``text``'s coordinates."""
+        found = []
         for m in self._tokenizer.tokenize(text):
             surface = m.surface()
+            pieces = self._hiragana_pieces(surface) if m.is_oov() and _is_katakana(surface) else None
+            if pieces:
+                found.extend((p[0], m.begin() + p[1], m.begin() + p[2], *p[3:]) for p in pieces)
+                continue
+            found.append((surface, m.begin(), m.end(), m.normalized_form(), m.part_of_speech(), m.reading_form()))
+        return found
+
+    def _hiragana_pieces(self, katakana: str):
+        """The dictionary words of an unknown katakana word read as hiragana, or None."""
+        pieces = []
+        for m in self._tokenizer.tokenize(_to_hiragana(katakana)):
+            pos = m.part_of_speech()
+            # A piece whose normalised form is itself (しん, だん) is a guess, not a word: keep the whole.
+            if m.is_oov() or (pos[0] not in _FUNCTION_POS and m.normalized_form() == m.surface()):
+                return None
+            pieces.append((katakana[m.begin() : m.end()], m.begin(), m.end(), m.normalized_form(), pos, m.reading_form()))
+        return pieces if len(pieces) > 1 or (pieces and pieces[0][3] != katakana) else None
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        text = message.get(attribute) or ""
+        normalised, starts, ends = normalise(text)
+        tokens: List[Token] = []
+        for surface, begin, end, lemma, pos, reading in self._morphemes(normalised):
             if not surface.strip():
                 continue
-            lemma = m.normalized_form().lower()
+            lemma = lemma.lower()
             if surface.isdigit():
                 lemma = "0"  # numbers differ, their role does not
             # The part of speech lets IntentEnsemble tell content words from particles and punctuation;
             # the reading (katakana) lets it match kana spellings and IME slips (ごけんち, 誤検地 ~ 誤検知).
-            data = {"pos": m.part_of_speech()[0], "pos_detail": m.part_of_speech()[1], "reading": m.reading_form()}
-            tokens.append(Token(surface, m.begin(), m.end(), data=data, lemma=lemma))
+            data = {"pos": pos[0], "pos_detail": pos[1], "reading": reading}
+            # Normalised text for the features, original offsets for entities.
+            tokens.append(Token(surface, starts[begin], ends[end - 1], data=data, lemma=lemma))
         return self._apply_token_pattern(tokens)
