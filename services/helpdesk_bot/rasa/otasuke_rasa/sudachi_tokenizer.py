@@ -27,7 +27,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 # Half-width voiced/semi-voiced marks belong to the kana before them: ｶﾞ → ガ (2 chars → 1).
 _HALF_WIDTH_MARKS = "\uff9e\uff9f"
-_FUNCTION_POS = {"助詞", "助動詞"}
+_KANA_POS = {"助詞", "助動詞", "感動詞", "副詞", "代名詞", "接尾辞"}
 
 
 def normalise(text: str) -> Tuple[str, List[int], List[int]]:
@@ -111,8 +111,10 @@ class SudachiTokenizer(Tokenizer):
         pieces = []
         for m in self._tokenizer.tokenize(_to_hiragana(katakana)):
             pos = m.part_of_speech()
-            # A piece whose normalised form is itself (しん, だん) is a guess, not a word: keep the whole.
-            if m.is_oov() or (pos[0] not in _FUNCTION_POS and m.normalized_form() == m.surface()):
+            # A short piece with no other written form (しん, だん of シンダン) is a guess, not a word:
+            # keep the whole. Words usually written in kana (いいえ, どう, これ) are real pieces.
+            guess = len(m.surface()) <= 2 and m.normalized_form() == m.surface() and pos[0] not in _KANA_POS
+            if m.is_oov() or guess:
                 return None
             pieces.append((katakana[m.begin() : m.end()], m.begin(), m.end(), m.normalized_form(), pos, m.reading_form()))
         return pieces if len(pieces) > 1 or (pieces and pieces[0][3] != katakana) else None
