@@ -14,6 +14,7 @@ usual spelling.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -127,6 +128,10 @@ class SudachiTokenizer(Tokenizer):
             if not surface.strip():
                 continue
             lemma = lemma.lower()
+            if pos[0] == "感動詞" and "ー" in surface:
+                # Sudachi drops the long vowel of interjections, which merges うーん (hesitation,
+                # nonsense to us) with ううん (no): keep the spoken form (in hiragana, one ー per run).
+                lemma = _to_hiragana(re.sub("ー+", "ー", surface.lower()))
             if surface.isdigit():
                 lemma = "0"  # numbers differ, their role does not
             # The part of speech lets IntentEnsemble tell content words from particles and punctuation;
