@@ -128,10 +128,12 @@ class SudachiTokenizer(Tokenizer):
             if not surface.strip():
                 continue
             lemma = lemma.lower()
-            if pos[0] == "感動詞" and "ー" in surface:
-                # Sudachi drops the long vowel of interjections, which merges うーん (hesitation,
-                # nonsense to us) with ううん (no): keep the spoken form (in hiragana, one ー per run).
-                lemma = _to_hiragana(re.sub("ー+", "ー", surface.lower()))
+            spoken = _to_hiragana(re.sub("ー+", "ー", surface.lower()))
+            if pos[0] == "感動詞" and "ー" in surface and lemma != spoken.replace("ー", ""):
+                # Sudachi turns the long vowel of some interjections into a vowel, which merges うーん
+                # (hesitation, nonsense to us) with ううん (no): keep the spoken form there
+                # (もしもーし → もしもし only drops it and stays merged).
+                lemma = spoken
             if surface.isdigit():
                 lemma = "0"  # numbers differ, their role does not
             # The part of speech lets IntentEnsemble tell content words from particles and punctuation;
