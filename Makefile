@@ -48,7 +48,11 @@ bench: setup
 	$(VENV)/bin/python benchmarks/diagnosis/report_and_scoring.py
 	$(VENV)/bin/python benchmarks/training/run.py
 	$(VENV)/bin/python benchmarks/insurance/run.py
-	.venv-rasa/bin/python benchmarks/nlu/evaluate.py benchmarks/nlu/heldout_v2.yml
+	$(VENV)/bin/python benchmarks/tracing/run.py
+	$(VENV)/bin/python benchmarks/helpdesk_chat/turns.py
+	$(VENV)/bin/python benchmarks/helpdesk_console/password_cost.py
+	.venv-rasa/bin/python benchmarks/nlu/evaluate.py benchmarks/nlu/heldout_v4.yml
+	.venv-rasa/bin/python benchmarks/nlu/crossval.py --mode fast
 
 clean:
 	rm -rf $(VENV) $(TOOLS)
