@@ -103,6 +103,22 @@ async def test_set_phrases_between_intents_are_read_as_people_mean_them(rasa_bot
         assert (await rasa_bot.client.parse(text))["intent"]["name"] == intent, text
 
 
+
+async def test_half_width_katakana_is_understood_like_full_width(rasa_bot):
+    # Old phones and some PCs type half-width katakana; it must not read as unknown words.
+    expected = {
+        "ﾄﾞｳﾓｱﾘｶﾞﾄｳｺﾞｻﾞｲﾏｼﾀ": "thanks",
+        "ｻｲﾊﾞｰﾎｹﾝﾉ ﾎｼｮｳﾊﾝｲｦ ｵｼｴﾃ": "insurance_info",
+        "ﾗﾝｻﾑｳｪｱﾆ ｶﾝｾﾝｼﾀ ｶﾓ": "report_incident",
+    }
+    for text, intent in expected.items():
+        result = await rasa_bot.client.parse(text)
+        assert result["intent"]["name"] == intent, (text, result["intent"])
+    # Entities still point into the text as the user typed it.
+    text = "ｻｰﾊﾞｰの 10.0.0.8 を除外してください"
+    ip = next(e for e in (await rasa_bot.client.parse(text))["entities"] if e["entity"] == "ip_address")
+    assert text[ip["start"]:ip["end"]] == "10.0.0.8"
+
 # ---- dialogue ----------------------------------------------------------------------
 
 async def test_nonsense_gets_a_clarifying_question_with_buttons(rasa_bot):
