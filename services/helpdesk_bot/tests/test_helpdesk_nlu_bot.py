@@ -63,6 +63,12 @@ async def test_parse_route_names_the_intent_of_unseen_phrasings(rasa_env_vars, s
             assert body["intent"]["name"] == intent, (text, body["intent"])
             assert 0 < body["intent"]["confidence"] <= 1
             assert isinstance(body["entities"], list)
+        # Nonsense: the bot would ask back, and the route still names one of its own intents.
+        body = (await http.post("/api/v1/nlu/parse", json={"text": "xyz"}, headers=headers)).json()
+        assert body["clarify"] is True and body["intent"]["name"] == "out_of_scope", body
+        assert all(r["name"] != "nlu_fallback" for r in body["intent_ranking"])
+        body = (await http.post("/api/v1/nlu/parse", json={"text": "ありがとうございました"}, headers=headers)).json()
+        assert body["clarify"] is False and body["intent"]["name"] == "thanks", body
 
 
 def _token(key: str, company: str) -> str:
