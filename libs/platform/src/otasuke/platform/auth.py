@@ -45,6 +45,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     partner_id: str
     company_id: str | None = None
+    session: str | None = None
+    """Claim ``sid``: the sign-in session a token was issued for, so a service can refuse it once that session ends."""
 
     def can_access(self, partner_id: str, company_id: str | None) -> bool:
         if partner_id != self.partner_id:
@@ -66,6 +68,7 @@ def issue_token(
     partner_id: str,
     company_id: str | None = None,
     ttl: timedelta = timedelta(hours=12),
+    session: str | None = None,
 ) -> str:
     role = Role(role)
     if role in (Role.COMPANY_ADMIN, Role.DEVICE) and not company_id:
@@ -80,6 +83,8 @@ def issue_token(
     }
     if company_id:
         claims["company_id"] = company_id
+    if session:
+        claims["sid"] = session
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
@@ -98,6 +103,7 @@ def _principal(claims: dict) -> Principal:
             role=Role(claims["role"]),
             partner_id=claims["partner_id"],
             company_id=claims.get("company_id"),
+            session=claims.get("sid"),
         )
     except (KeyError, ValueError) as exc:
         raise NotAuthorizedException(f"token lacks a valid role/tenant claim: {exc}") from exc

@@ -243,7 +243,7 @@ class OperatorAccountCreated(msgspec.Struct, frozen=True, kw_only=True):
 
 @event("helpdesk.operator_password_link_issued", producer="helpdesk_bot", consumers=("helpdesk_bot",))
 class OperatorPasswordLinkIssued(msgspec.Struct, frozen=True, kw_only=True):
-    """A one-time set-password link was issued; only the token's SHA-256 is kept."""
+    """A one-time set-password link was issued (new account, or a reset: open sessions end); only the token's SHA-256 is kept."""
 
     account_id: str
     token_hash: str
@@ -253,7 +253,7 @@ class OperatorPasswordLinkIssued(msgspec.Struct, frozen=True, kw_only=True):
 
 @event("helpdesk.operator_password_set", producer="helpdesk_bot", consumers=("helpdesk_bot",))
 class OperatorPasswordSet(msgspec.Struct, frozen=True, kw_only=True):
-    """The operator chose a password through the link; only its argon2id hash is kept."""
+    """The operator chose a password through the link; only its argon2id hash is kept. Open sessions end."""
 
     account_id: str
     password_hash: str
@@ -261,14 +261,30 @@ class OperatorPasswordSet(msgspec.Struct, frozen=True, kw_only=True):
 
 @event("helpdesk.operator_signed_in", producer="helpdesk_bot", consumers=("helpdesk_bot",))
 class OperatorSignedIn(msgspec.Struct, frozen=True, kw_only=True):
-    """The operator signed in to the console (audit trail)."""
+    """The operator signed in to the console: one console session opened (audit trail)."""
 
     account_id: str
+    session_hash: str = ""
+    """SHA-256 of the session id kept in the operator's cookie (never the id itself); empty before sessions were recorded."""
+    expires_at: datetime | None = None
+    """The latest the session can last (12 h); it ends sooner with operator_signed_out."""
+
+
+OperatorSignOutReason = Literal["signed_out", "idle", "expired", "account_disabled", "password_reset", "password_changed"]
+
+
+@event("helpdesk.operator_signed_out", producer="helpdesk_bot", consumers=("helpdesk_bot",))
+class OperatorSignedOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A console session ended: logout, found idle or past its limit, or ended by disabling or a password change."""
+
+    account_id: str
+    session_hash: str
+    reason: OperatorSignOutReason
 
 
 @event("helpdesk.operator_account_disabled", producer="helpdesk_bot", consumers=("helpdesk_bot",))
 class OperatorAccountDisabled(msgspec.Struct, frozen=True, kw_only=True):
-    """The account may no longer sign in; open console sessions end at their next refresh."""
+    """The account may no longer sign in; its open console sessions end with it (operator_signed_out)."""
 
     account_id: str
     reason: str

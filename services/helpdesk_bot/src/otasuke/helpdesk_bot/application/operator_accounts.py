@@ -1,5 +1,11 @@
 """Operator accounts: commands, the read model the login checks, and the failed-login throttle.
 
+Console sessions are a projection too (``operator_sessions``: one row per open
+session, keyed by the SHA-256 of the session id in the operator's cookie). A
+row appears with ``operator_signed_in`` and goes with ``operator_signed_out``
+(logout, idle, limit, disabling, password reset or change); rows past their
+12 h limit are pruned at each sign-in. A cookie whose row is gone is refused.
+
 Failed logins are counted per e-mail address in PostgreSQL (not in memory), so
 the throttle holds across restarts and replicas, and it counts unknown
 addresses exactly like known ones so the answer never tells which exist.
@@ -45,8 +51,8 @@ class OperatorAccountView(Projection):
     filter_subjects = (f"helpdesk.*.*.{oa.AGGREGATE_TYPE}.*",)
     event_types = frozenset({"helpdesk.operator_account_created", "helpdesk.operator_password_link_issued",
                              "helpdesk.operator_password_set", "helpdesk.operator_signed_in",
-                             "helpdesk.operator_account_disabled"})
-    tables = ("operator_accounts",)
+                             "helpdesk.operator_signed_out", "helpdesk.operator_account_disabled"})
+    tables = ("operator_accounts", "operator_sessions")
     schema = """
     CREATE TABLE IF NOT EXISTS operator_accounts (
         account_id text PRIMARY KEY, partner_id text NOT NULL, email text NOT NULL UNIQUE, display_name text NOT NULL,
@@ -54,6 +60,10 @@ class OperatorAccountView(Projection):
         created_at timestamptz NOT NULL, created_by text NOT NULL, last_sign_in_at timestamptz);
     CREATE INDEX IF NOT EXISTS operator_accounts_partner ON operator_accounts (partner_id);
     CREATE INDEX IF NOT EXISTS operator_accounts_link ON operator_accounts (link_token_hash);
+    CREATE TABLE IF NOT EXISTS operator_sessions (
+        session_hash text PRIMARY KEY, account_id text NOT NULL, partner_id text NOT NULL,
+        signed_in_at timestamptz NOT NULL, expires_at timestamptz NOT NULL);
+    CREATE INDEX IF NOT EXISTS operator_sessions_account ON operator_sessions (account_id);
     """
 
     async def apply(self, conn: asyncpg.Connection, rec: Recorded) -> None:
@@ -70,9 +80,17 @@ class OperatorAccountView(Projection):
                                d.account_id, d.password_hash)
         elif isinstance(d, hd.OperatorSignedIn):
             await conn.execute("UPDATE operator_accounts SET last_sign_in_at=$2 WHERE account_id=$1", d.account_id, at)
+            if d.session_hash and d.expires_at is not None:
+                await conn.execute("INSERT INTO operator_sessions VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING",
+                                   d.session_hash, d.account_id, rec.envelope.partner_id, at, d.expires_at)
+            # Pruned by the event's time, not the clock, so a rebuild ends with the same rows.
+            await conn.execute("DELETE FROM operator_sessions WHERE expires_at < $1", at)
+        elif isinstance(d, hd.OperatorSignedOut):
+            await conn.execute("DELETE FROM operator_sessions WHERE session_hash=$1", d.session_hash)
         elif isinstance(d, hd.OperatorAccountDisabled):
             await conn.execute("UPDATE operator_accounts SET disabled=true, link_token_hash=NULL, link_expires_at=NULL WHERE account_id=$1",
                                d.account_id)
+            await conn.execute("DELETE FROM operator_sessions WHERE account_id=$1", d.account_id)
 
 
 def ref(partner_id: str, account_id: str) -> AggregateRef:
@@ -116,9 +134,11 @@ async def create_account(rt: Runtime, partner_id: str, *, email: str, display_na
 
 
 async def issue_password_link(rt: Runtime, partner_id: str, account_id: str, *, by: str) -> PasswordLink:
+    """A new one-time link (reset): the previous link stops working and the account's open sessions end."""
     token, link = _link(account_id, by)
+    now = utcnow()
     await _done(rt, await execute(rt.store, oa.OPERATOR_ACCOUNT, ref(partner_id, account_id),
-                                  lambda s: oa.issue_link(s, link), meta=EventMeta(actor=by)))
+                                  lambda s: oa.issue_link(s, link, now=now), meta=EventMeta(actor=by)))
     return PasswordLink(account_id, token, link.expires_at)
 
 
@@ -142,9 +162,30 @@ async def account(rt: Runtime, account_id: str) -> asyncpg.Record | None:
     return await rt.pool.fetchrow("SELECT * FROM operator_accounts WHERE account_id=$1", account_id)
 
 
+async def accounts_of(rt: Runtime, partner_id: str) -> list[asyncpg.Record]:
+    return await rt.pool.fetch("SELECT * FROM operator_accounts WHERE partner_id=$1 ORDER BY disabled, display_name, email",
+                               partner_id)
+
+
 async def disable(rt: Runtime, partner_id: str, account_id: str, *, reason: str, by: str) -> None:
+    """Disable the account; its open console sessions end with it."""
+    now = utcnow()
     await _done(rt, await execute(rt.store, oa.OPERATOR_ACCOUNT, ref(partner_id, account_id),
-                                  lambda s: oa.disable(s, account_id, reason, by), meta=EventMeta(actor=by)))
+                                  lambda s: oa.disable(s, account_id, reason, by, now=now), meta=EventMeta(actor=by)))
+
+
+async def session(rt: Runtime, session_hash: str) -> asyncpg.Record | None:
+    """The console session with this hash, or None once it ended; the caller checks ``expires_at``
+    (a session past its limit still has its row until it is signed out or pruned)."""
+    return await rt.pool.fetchrow("SELECT * FROM operator_sessions WHERE session_hash=$1", session_hash)
+
+
+async def sign_out(rt: Runtime, partner_id: str, account_id: str, session_hash: str, *,
+                   reason: hd.OperatorSignOutReason, actor: str) -> None:
+    """End one console session (idempotent: a session ends once, whoever asks again)."""
+    await _done(rt, await execute(rt.store, oa.OPERATOR_ACCOUNT, ref(partner_id, account_id),
+                                  lambda s: oa.sign_out(s, account_id, session_hash, reason),
+                                  meta=EventMeta(actor=actor), command_id=f"sign-out:{session_hash}"))
 
 
 class LoginRefused(Exception):
@@ -155,7 +196,8 @@ class LoginRefused(Exception):
         self.locked_until = locked_until
 
 
-async def sign_in(rt: Runtime, email: str, password: str) -> asyncpg.Record:
+async def sign_in(rt: Runtime, email: str, password: str, *, session_hash: str, expires_at: datetime) -> asyncpg.Record:
+    """Check the password and open the console session ``session_hash`` (recorded once the read model has it)."""
     email = oa.normalise_email(email)
     now = utcnow()
     attempts = await rt.pool.fetchrow("SELECT * FROM operator_login_attempts WHERE email=$1", email)
@@ -169,7 +211,7 @@ async def sign_in(rt: Runtime, email: str, password: str) -> asyncpg.Record:
         raise LoginRefused(locked_until)
     await rt.pool.execute("DELETE FROM operator_login_attempts WHERE email=$1", email)
     await _done(rt, await execute(rt.store, oa.OPERATOR_ACCOUNT, ref(row["partner_id"], row["account_id"]),
-                                  lambda s: oa.sign_in(s, row["account_id"]),
+                                  lambda s: oa.sign_in(s, row["account_id"], session_hash, expires_at),
                                   meta=EventMeta(actor=f"operator:{row['account_id']}")))
     return row
 

@@ -2,7 +2,13 @@
 
 The aggregate id is derived from the e-mail address, so creating the same
 account twice is one account. Only hashes are ever recorded: the SHA-256 of
-the set-password token and the argon2id hash of the password.
+the set-password token, of each console session id, and the argon2id hash of
+the password.
+
+The aggregate also knows the account's open console sessions, so disabling
+the account, issuing a new password link (reset) or setting a password ends
+each of them with its own ``operator_signed_out``: an auditor replays who was
+in the console when from sign-in and sign-out events alone.
 """
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ from otasuke.events.schemas.helpdesk import (
     OperatorPasswordLinkIssued,
     OperatorPasswordSet,
     OperatorSignedIn,
+    OperatorSignedOut,
+    OperatorSignOutReason,
 )
 
 AGGREGATE_TYPE = "operator"
@@ -66,12 +74,25 @@ class OperatorAccount(msgspec.Struct, frozen=True):
     token_expires: datetime | None = None
     has_password: bool = False
     disabled: bool = False
+    sessions: tuple[tuple[str, datetime], ...] = ()
+    """Open console sessions: (session hash, latest end). Ones past their end are dropped at the next sign-in."""
+
+
+def open_sessions(state: OperatorAccount, now: datetime) -> list[str]:
+    return [h for h, ends in state.sessions if ends > now]
 
 
 def evolve(state: OperatorAccount, env: Envelope) -> OperatorAccount:
     d = env.data
     if isinstance(d, OperatorAccountCreated):
         return OperatorAccount(True, d.email, d.display_name, d.is_admin)
+    if isinstance(d, OperatorSignedIn):
+        if not d.session_hash or d.expires_at is None:
+            return state  # recorded before sessions were: nothing to end later
+        kept = tuple(s for s in state.sessions if s[1] > env.occurred_at)
+        return msgspec.structs.replace(state, sessions=(*kept, (d.session_hash, d.expires_at)))
+    if isinstance(d, OperatorSignedOut):
+        return msgspec.structs.replace(state, sessions=tuple(s for s in state.sessions if s[0] != d.session_hash))
     if isinstance(d, OperatorPasswordLinkIssued):
         return msgspec.structs.replace(state, token_hash=d.token_hash, token_expires=d.expires_at)
     if isinstance(d, OperatorPasswordSet):
@@ -97,12 +118,17 @@ def create(state: OperatorAccount, command: OperatorAccountCreated, link: Operat
     return [command, link]
 
 
-def issue_link(state: OperatorAccount, link: OperatorPasswordLinkIssued) -> list:
+def _end_sessions(state: OperatorAccount, account_id: str, reason: OperatorSignOutReason, now: datetime) -> list:
+    return [OperatorSignedOut(account_id=account_id, session_hash=h, reason=reason) for h in open_sessions(state, now)]
+
+
+def issue_link(state: OperatorAccount, link: OperatorPasswordLinkIssued, *, now: datetime) -> list:
+    """A new link (first one, or a reset): whoever is signed in with the account is signed out."""
     if not state.exists:
         raise DomainError("no such account")
     if state.disabled:
         raise DomainError("the account is disabled")
-    return [link]
+    return [link, *_end_sessions(state, link.account_id, "password_reset", now)]
 
 
 def set_password(state: OperatorAccount, account_id: str, presented_token_hash: str, password_hash: str, *,
@@ -113,20 +139,30 @@ def set_password(state: OperatorAccount, account_id: str, presented_token_hash: 
              and state.token_expires is not None and state.token_expires > now)
     if not valid:
         raise DomainError("this link is invalid, used or expired")
-    return [OperatorPasswordSet(account_id=account_id, password_hash=password_hash)]
+    # A session opened with the old password since the link was issued ends too.
+    return [OperatorPasswordSet(account_id=account_id, password_hash=password_hash),
+            *_end_sessions(state, account_id, "password_changed", now)]
 
 
-def sign_in(state: OperatorAccount, account_id: str) -> list:
+def sign_in(state: OperatorAccount, account_id: str, session_hash: str, expires_at: datetime) -> list:
     if not state.exists or state.disabled or not state.has_password:
         raise DomainError("this account cannot sign in")
-    return [OperatorSignedIn(account_id=account_id)]
+    return [OperatorSignedIn(account_id=account_id, session_hash=session_hash, expires_at=expires_at)]
 
 
-def disable(state: OperatorAccount, account_id: str, reason: str, by: str) -> list:
+def sign_out(state: OperatorAccount, account_id: str, session_hash: str, reason: OperatorSignOutReason) -> list:
+    """End one session; nothing when it already ended (a second logout with a copied cookie records nothing)."""
+    if not any(h == session_hash for h, _ in state.sessions):
+        return []
+    return [OperatorSignedOut(account_id=account_id, session_hash=session_hash, reason=reason)]
+
+
+def disable(state: OperatorAccount, account_id: str, reason: str, by: str, *, now: datetime) -> list:
     if not state.exists:
         raise DomainError("no such account")
     if state.disabled:
         return []
     if not reason.strip():
         raise DomainError("say why the account is disabled")
-    return [OperatorAccountDisabled(account_id=account_id, reason=reason, by=by)]
+    return [OperatorAccountDisabled(account_id=account_id, reason=reason, by=by),
+            *_end_sessions(state, account_id, "account_disabled", now)]

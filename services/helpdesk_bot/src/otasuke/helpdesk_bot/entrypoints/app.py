@@ -26,7 +26,8 @@ from .api.contacts import ContactController, LinkLockController
 from .api.operator_accounts import OperatorAccountController
 from .api.tickets import TicketController
 from .apply_form import ApplicationFormController, ApplicationLinkController, apply_form_page
-from .console_login import ConsoleController
+from .console_accounts import ConsoleAccountsController
+from .console_login import ConsoleController, live_console_session
 from .line_webhook import INBOX_DDL, line_webhook
 from .webchat import chat_page, chat_socket
 
@@ -64,7 +65,7 @@ spec = ServiceSpec(
     title="Help desk",
     route_handlers=[CompanyController, ContactController, LinkLockController, TicketController, ApplicationController,
                     line_webhook, chat_page, chat_socket, *nlu.routes,
-                    ConsoleController, OperatorAccountController, ApplicationLinkController, ApplicationFormController,
+                    ConsoleController, ConsoleAccountsController, OperatorAccountController, ApplicationLinkController, ApplicationFormController,
                     apply_form_page],
     projections=[CompanyDirectory("helpdesk_bot"), HelpdeskView(), AlertView(), DiagnosisView(), ApplicationView(),
                  OperatorAccountView()],
@@ -72,6 +73,8 @@ spec = ServiceSpec(
     on_startup=[_start],
     on_shutdown=[_stop],
     public_paths=["^/$", "^/console(/|$)", "^/apply$", "^/chat/ws", "^/webhooks/line$"],
-    litestar_kwargs={"template_config": TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)},
+    litestar_kwargs={"template_config": TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+                     # Console operator tokens die with their sign-in session (logout, disable, reset).
+                     "guards": [live_console_session]},
     sidecars=nlu.sidecars,
 )

@@ -60,8 +60,13 @@ async def _own_account(runtime: Runtime, p: Principal, account_id: str):
     return row
 
 
+def set_password_url(runtime: Runtime, link: accounts.PasswordLink) -> str:
+    """The link handed to the operator; the token rides in the fragment, which browsers never send to a server."""
+    return f"{runtime.settings.url('helpdesk_bot')}/console/set-password#token={link.token}"
+
+
 def _link(runtime: Runtime, link: accounts.PasswordLink) -> PasswordLinkOut:
-    url = f"{runtime.settings.url('helpdesk_bot')}/console/set-password#token={link.token}"
+    url = set_password_url(runtime, link)
     return PasswordLinkOut(account_id=link.account_id, set_password_url=url,
                            expires_at=link.expires_at.isoformat(timespec="seconds"))
 
@@ -94,7 +99,7 @@ class OperatorAccountController(Controller):
 
     @post("/{account_id:str}/password-link", status_code=201)
     async def password_link(self, account_id: str, request: Request, runtime: Runtime) -> PasswordLinkOut:
-        """A new one-time link (forgotten password); the previous link stops working."""
+        """A new one-time link (forgotten password); the previous link stops working and the account's sessions end."""
         p = principal_of(request)
         await _require_admin(runtime, p)
         row = await _own_account(runtime, p, account_id)
