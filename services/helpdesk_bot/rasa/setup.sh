@@ -25,7 +25,7 @@ fi
 sha() { sha256sum "$@" | sha256sum | cut -c1-16; }
 
 # --- environment -----------------------------------------------------------
-req_hash="$(sha "$HERE/requirements.txt")"
+req_hash="$(sha "$HERE/requirements.txt" "$HERE/requirements-vectors.txt")"
 if [ "$(cat "$VENV/.otasuke-requirements" 2>/dev/null || true)" != "$req_hash" ]; then
   py="${RASA_PYTHON:-}"
   if [ -z "$py" ] && command -v pyenv >/dev/null 2>&1; then
@@ -40,13 +40,14 @@ if [ "$(cat "$VENV/.otasuke-requirements" 2>/dev/null || true)" != "$req_hash" ]
   [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' \
     || "$UV" venv --quiet --python "$py" "$VENV"
   "$UV" pip sync --quiet --python "$VENV/bin/python" "$HERE/requirements.txt"
+  "$UV" pip install --quiet --no-deps --python "$VENV/bin/python" -r "$HERE/requirements-vectors.txt"
   echo "$req_hash" > "$VENV/.otasuke-requirements"
 fi
 
 # --- model -----------------------------------------------------------------
-# What the model depends on: pipeline, domain, training data, the tokenizer, the pinned libraries.
-inputs=("$HERE/config.yml" "$HERE/domain.yml" "$HERE/requirements.txt" "$HERE/otasuke_rasa/sudachi_tokenizer.py" "$HERE/otasuke_rasa/intent_ensemble.py")
-while IFS= read -r f; do inputs+=("$f"); done < <(find "$HERE/data" -type f -name '*.yml' | sort)
+# What the model depends on: pipeline, domain, training data, our NLU components, the pinned libraries.
+inputs=("$HERE/config.yml" "$HERE/domain.yml" "$HERE/requirements.txt" "$HERE/requirements-vectors.txt")
+while IFS= read -r f; do inputs+=("$f"); done < <(find "$HERE/data" "$HERE/otasuke_rasa" -type f \( -name '*.yml' -o -name '*.py' \) ! -name nats_broker.py | sort)
 model_hash="$(sha "${inputs[@]}")"
 mkdir -p "$MODELS"
 # Several callers (make test, make run, other sessions) may run this at once: one trains, the others wait.

@@ -104,6 +104,8 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
             # Character n-grams (1..n) of the message's reading, for the regression only; 0 = off.
             "reading_ngrams": 0,
             "reading_weight": 1.0,
+            # Weight of the dense sentence features (word vectors) against the sparse n-grams.
+            "dense_weight": 1.0,
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
@@ -141,17 +143,23 @@ class IntentEnsemble(GraphComponent, IntentClassifier):
             x = scipy.sparse.hstack([x, float(self.config["reading_weight"]) * _l2(extra)]).tocsr()
         return _l2(x)
 
-    @staticmethod
-    def _rasa_features(messages: List[Message]) -> scipy.sparse.csr_matrix:
-        rows = []
+    def _rasa_features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        """Sentence features of the pipeline: sparse n-grams and dense word vectors, each
+        L2-normalised on its own so ``dense_weight`` sets their balance."""
+        sparse_rows, dense_rows = [], []
         for m in messages:
             sparse = m.get_sparse_features(TEXT)[1]
             dense = m.get_dense_features(TEXT)[1]
-            parts = [scipy.sparse.csr_matrix(sparse.features)] if sparse is not None else []
+            if sparse is not None:
+                sparse_rows.append(scipy.sparse.csr_matrix(sparse.features))
             if dense is not None:
-                parts.append(scipy.sparse.csr_matrix(dense.features))
-            rows.append(scipy.sparse.hstack(parts).tocsr())
-        return _l2(scipy.sparse.vstack(rows).tocsr().astype(np.float64))
+                dense_rows.append(scipy.sparse.csr_matrix(dense.features))
+        parts = []
+        if len(sparse_rows) == len(messages):
+            parts.append(_l2(scipy.sparse.vstack(sparse_rows)))
+        if dense_rows and len(dense_rows) == len(messages):
+            parts.append(float(self.config["dense_weight"]) * _l2(scipy.sparse.vstack(dense_rows)))
+        return scipy.sparse.hstack(parts).tocsr()
 
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.linear_model import LogisticRegression
