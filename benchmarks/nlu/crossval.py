@@ -57,8 +57,8 @@ def parse_value(text: str):
         return text
 
 
-def pipeline_config(mode: str, overrides: dict, epochs: int | None) -> tuple[list, dict]:
-    config = yaml.safe_load((PROJECT / "config.yml").read_text())
+def pipeline_config(mode: str, overrides: dict, epochs: int | None, path: Path = PROJECT / "config.yml") -> tuple[list, dict]:
+    config = yaml.safe_load(path.read_text())
     components, fallback = [], {"threshold": 0.3, "ambiguity_threshold": 0.1}
     for component in config["pipeline"]:
         name = component["name"]
@@ -263,6 +263,7 @@ def main() -> None:
     parser.add_argument("--grid", action="append", default=[], help="IntentEnsemble.key=v1,v2,… or FallbackClassifier.threshold=… (repeatable: all combinations)")
     parser.add_argument("--dev", action="append", default=[], help="train on all data, test on this held-out YAML")
     parser.add_argument("--data", default=str(PROJECT / "data" / "nlu"))
+    parser.add_argument("--config", default=str(PROJECT / "config.yml"), help="pipeline to test (default: the bot's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show-errors", action="store_true")
     args = parser.parse_args()
@@ -278,7 +279,7 @@ def main() -> None:
         key, value = item.split("=", 1)
         component, param = key.split(".", 1)
         overrides[component][param] = parse_value(value)
-    components, fallback = pipeline_config(args.mode, overrides, args.epochs)
+    components, fallback = pipeline_config(args.mode, overrides, args.epochs, Path(args.config))
     ensemble_spec = next(c for c in components if c["name"].endswith("IntentEnsemble"))
     variants = [("as configured", ensemble_spec, fallback)]
     if args.grid:
