@@ -29,11 +29,13 @@ async def test_web_chat_alert_card_hand_over_and_operator_reply(helpdesk, browse
     assert "gifu-seiki 株式会社" in await ticket.inner_text()
     await ticket.click()
     await console.wait_for_selector("#transcript >> text=対応を依頼")
+    assert (await console.inner_text("#transcript [data-sender='customer']")).startswith("お客様")
     assert "不審な外部サーバーとの通信" in await console.inner_text("#alerts")
     await console.fill("#reply", "担当の鈴木です。状況を確認します。")
     await console.click("#send")
     await chat.wait_for_selector(".msg.operator >> text=担当の鈴木です。状況を確認します。")
-    await console.wait_for_selector("#status >> text=in_progress")
+    await console.wait_for_selector("#status[data-status='in_progress']")
+    assert await console.inner_text("#status") == "対応中"
 
     # A reload shows the conversation so far (history from the transcript).
     await chat.reload()

@@ -71,7 +71,7 @@ async def test_the_console_shows_application_details_and_lifts_a_lockout(helpdes
     assert await (await application.query_selector(".phone")).inner_text() == "0581234567"
     assert f"{day.month}月{day.day}日" in await application.inner_text() and "午後" in await application.inner_text()
     lock = await console.wait_for_selector(".lock")
-    assert "5 wrong codes" in await lock.inner_text()
+    assert "連携コードを5回続けて間違えたため" in await lock.inner_text()
     await (await lock.query_selector(".lift")).click()
-    await console.wait_for_selector("#locks >> text=No one is locked out.")
+    await console.wait_for_selector("#locks >> text=停止中のお客様はいません。")
     assert (await c.get("/api/v1/link-locks", headers=auth_headers("operator", partner_id="chubu"))).json() == []

@@ -40,6 +40,7 @@ from otasuke.platform.service import Runtime
 from ..application import operator_accounts as accounts
 from ..domain import operator_account as oa
 from ..domain.business_hours import JST
+from ..domain.console_labels import CONSOLE_LABELS
 
 COOKIE = "otasuke_console"
 IDLE_LIMIT = timedelta(hours=8)
@@ -169,7 +170,8 @@ class ConsoleController(Controller):
         if op is None:
             return Redirect(path=login_url(request))
         return Template(template_name="console.html",
-                        context={"display_name": op.account["display_name"], "is_admin": op.account["is_admin"]})
+                        context={"display_name": op.account["display_name"], "is_admin": op.account["is_admin"],
+                                 "labels": CONSOLE_LABELS})
 
     @get("/login")
     async def login_page(self, request: Request, expired: bool = False, logged_out: bool = False,
