@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import struct
 import sys
 from pathlib import Path
@@ -101,7 +102,7 @@ def load_vectors(package: str) -> Tuple[Dict[str, int], np.ndarray]:
         logger.info("word vectors: indexing %s (first use)", package)
         words, rows, vectors = build_index(package)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # two first trainings may race
         np.savez(tmp, words=np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8), rows=rows, vectors=vectors)
         tmp.replace(path)
     with np.load(path) as data:
