@@ -99,6 +99,17 @@ async def _target(runtime: Runtime, me: SignedInOperator, account_id: str) -> An
     return row if row is not None and row["partner_id"] == me.account["partner_id"] else None
 
 
+async def _acted_on(runtime: Runtime, me: SignedInOperator, account_id: str) -> Any:
+    """The account an action targets, or the page to answer instead: absent (or another
+    partner's) and one's own account are refused alike for every action."""
+    row = await _target(runtime, me, account_id)
+    if row is None:
+        return _message("アカウント管理", NOT_FOUND, 404)
+    if row["account_id"] == me.account["account_id"]:
+        return await _page(runtime, me, error=NOT_YOURSELF, status=400)
+    return row
+
+
 class ConsoleAccountsController(Controller):
     path = "/console/accounts"
     middleware = [ConsoleSession]
@@ -136,11 +147,9 @@ class ConsoleAccountsController(Controller):
         me = await _admin(request, runtime)
         if not isinstance(me, SignedInOperator):
             return me
-        row = await _target(runtime, me, account_id)
-        if row is None:
-            return _message("アカウント管理", NOT_FOUND, 404)
-        if row["account_id"] == me.account["account_id"]:
-            return await _page(runtime, me, error=NOT_YOURSELF, status=400)
+        row = await _acted_on(runtime, me, account_id)
+        if isinstance(row, Template):
+            return row
         if row["disabled"]:
             return await _page(runtime, me, error=ALREADY_DISABLED, status=400)
         link = await accounts.issue_password_link(runtime, row["partner_id"], account_id,
@@ -153,11 +162,9 @@ class ConsoleAccountsController(Controller):
         me = await _admin(request, runtime)
         if not isinstance(me, SignedInOperator):
             return me
-        row = await _target(runtime, me, account_id)
-        if row is None:
-            return _message("アカウント管理", NOT_FOUND, 404)
-        if row["account_id"] == me.account["account_id"]:
-            return await _page(runtime, me, error=NOT_YOURSELF, status=400)
+        row = await _acted_on(runtime, me, account_id)
+        if isinstance(row, Template):
+            return row
         if not data.reason.strip():
             return await _page(runtime, me, error=NO_REASON, status=400)
         await accounts.disable(runtime, row["partner_id"], account_id, reason=data.reason.strip(),
