@@ -9,7 +9,8 @@ beside the environment (``<venv>/share/otasuke/word_vectors.npz``), which later 
 under a second.
 
 Per token: the vector of its lemma (our tokenizer's lemma is Sudachi's normalised form, as in
-GiNZA), else of its surface, else zeros. Sentence feature: the mean over content words
+GiNZA), else of its surface, else zeros; zeros too for a katakana spelling that Sudachi read as a
+kanji word (a guess in all-kana messages). Sentence feature: the mean over content words
 (particles, auxiliaries and symbols only when nothing else has a vector).
 """
 from __future__ import annotations
@@ -38,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 FUNCTION_POS = {"助詞", "助動詞", "補助記号", "空白"}
 _M, _R, _MASK = 0xC6A4A7935BD1E995, 47, (1 << 64) - 1
+
+
+def _is_katakana(text: str) -> bool:
+    return bool(text) and all("\u30a1" <= ch <= "\u30fc" for ch in text)
 
 
 def murmurhash64a(data: bytes, seed: int = 1) -> int:
@@ -142,6 +147,10 @@ class WordVectorFeaturizer(DenseFeaturizer, GraphComponent):
         pass
 
     def _row(self, token) -> Optional[int]:
+        if _is_katakana(token.text) and not _is_katakana(token.lemma or ""):
+            # A katakana spelling read as a kanji word is Sudachi guessing (ｶﾝｾﾝｼﾀ ｶﾓ → 関する, 鴨):
+            # its vector would point somewhere else entirely; the n-grams and reading still count.
+            return None
         for key in (token.lemma, token.text, (token.lemma or "").upper(), (token.lemma or "").capitalize()):
             if key and key in self.index:
                 return self.index[key]
