@@ -51,7 +51,8 @@ bench: setup
 	$(VENV)/bin/python benchmarks/tracing/run.py
 	$(VENV)/bin/python benchmarks/helpdesk_chat/turns.py
 	$(VENV)/bin/python benchmarks/helpdesk_console/password_cost.py
-	.venv-rasa/bin/python benchmarks/nlu/evaluate.py benchmarks/nlu/heldout_v4.yml
+	.venv-rasa/bin/python benchmarks/nlu/evaluate.py benchmarks/nlu/heldout_v7.yml
+	.venv-rasa/bin/python benchmarks/nlu/evaluate.py benchmarks/nlu/heldout_v7.yml --novel-only
 	.venv-rasa/bin/python benchmarks/nlu/crossval.py --mode fast
 
 clean:

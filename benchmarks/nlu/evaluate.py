@@ -2,7 +2,7 @@
 
 Run in the bot's own environment, after `bash services/helpdesk_bot/rasa/setup.sh`:
 
-    .venv-rasa/bin/python benchmarks/nlu/evaluate.py [HELDOUT.yml] [--model PATH] [--show-errors]
+    .venv-rasa/bin/python benchmarks/nlu/evaluate.py [HELDOUT.yml] [--model PATH] [--show-errors] [--novel-only]
 
 HELDOUT.yml defaults to benchmarks/nlu/heldout_v2.yml (heldout.yml is the older set,
 looked at while tuning: use it as a development set).
@@ -37,12 +37,30 @@ def fallback_threshold() -> float:
     return 0.0
 
 
+def novel(cases: list[tuple[str, str]], threshold: float = 0.6) -> list[tuple[str, str]]:
+    """The cases with no training line at character-bigram Jaccard >= threshold (see overlap.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from overlap import bigrams, training_examples
+
+    train = training_examples()
+    seen = {text for _, text in train}
+    grams = [bigrams(text) for _, text in train]
+
+    def nearest(text: str) -> float:
+        g = bigrams(text)
+        return max((len(g & h) / len(g | h) for h in grams), default=0.0)
+
+    return [(i, t) for i, t in cases if t not in seen and nearest(t) < threshold]
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(PROJECT / "models" / "helpdesk.tar.gz"))
     parser.add_argument("heldout", nargs="?", default=None, help="held-out YAML: intent -> list of phrasings")
     parser.add_argument("--data", default=str(Path(__file__).with_name("heldout_v2.yml")))
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--novel-only", action="store_true",
+                        help="leave out held-out lines that repeat or nearly repeat (overlap >= 0.6) a training line")
     args = parser.parse_args()
     data = args.heldout or args.data
 
@@ -57,6 +75,10 @@ async def main() -> None:
 
     agent = Agent.load(args.model)
     cases = [(intent, text) for intent, texts in yaml.safe_load(Path(data).read_text()).items() for text in map(str, texts)]
+    if args.novel_only:
+        before = len(cases)
+        cases = novel(cases)
+        print(f"--novel-only: {before - len(cases)} of {before} lines repeat or nearly repeat a training line, left out")
     threshold = fallback_threshold()
     correct = asked = confident_wrong = 0
     confusion: Counter = Counter()
