@@ -249,6 +249,9 @@ class OperatorPasswordLinkIssued(msgspec.Struct, frozen=True, kw_only=True):
     token_hash: str
     expires_at: datetime
     by: str
+    # A reset assumes the old password may be known to someone else: it stops working at once, not
+    # when the new one is set. (Absent in events recorded before this field: they revoked nothing.)
+    revokes_password: bool = False
 
 
 @event("helpdesk.operator_password_set", producer="helpdesk_bot", consumers=("helpdesk_bot",))

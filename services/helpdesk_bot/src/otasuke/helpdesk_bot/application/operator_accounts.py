@@ -73,8 +73,9 @@ class OperatorAccountView(Projection):
                 "INSERT INTO operator_accounts VALUES ($1,$2,$3,$4,$5,NULL,NULL,NULL,false,$6,$7,NULL) ON CONFLICT DO NOTHING",
                 d.account_id, rec.envelope.partner_id, d.email, d.display_name, d.is_admin, at, d.by)
         elif isinstance(d, hd.OperatorPasswordLinkIssued):
-            await conn.execute("UPDATE operator_accounts SET link_token_hash=$2, link_expires_at=$3 WHERE account_id=$1",
-                               d.account_id, d.token_hash, d.expires_at)
+            await conn.execute("UPDATE operator_accounts SET link_token_hash=$2, link_expires_at=$3,"
+                               " password_hash=CASE WHEN $4 THEN NULL ELSE password_hash END WHERE account_id=$1",
+                               d.account_id, d.token_hash, d.expires_at, d.revokes_password)
         elif isinstance(d, hd.OperatorPasswordSet):
             await conn.execute("UPDATE operator_accounts SET password_hash=$2, link_token_hash=NULL, link_expires_at=NULL WHERE account_id=$1",
                                d.account_id, d.password_hash)
@@ -109,10 +110,11 @@ class PasswordLink:
     expires_at: datetime
 
 
-def _link(account_id: str, by: str) -> tuple[str, hd.OperatorPasswordLinkIssued]:
+def _link(account_id: str, by: str, *, reset: bool = False) -> tuple[str, hd.OperatorPasswordLinkIssued]:
     token = oa.new_password_token()
     return token, hd.OperatorPasswordLinkIssued(account_id=account_id, token_hash=oa.token_hash(token),
-                                                expires_at=utcnow() + oa.PASSWORD_LINK_TTL, by=by)
+                                                expires_at=utcnow() + oa.PASSWORD_LINK_TTL, by=by,
+                                                revokes_password=reset)
 
 
 async def create_account(rt: Runtime, partner_id: str, *, email: str, display_name: str, is_admin: bool,
@@ -134,8 +136,9 @@ async def create_account(rt: Runtime, partner_id: str, *, email: str, display_na
 
 
 async def issue_password_link(rt: Runtime, partner_id: str, account_id: str, *, by: str) -> PasswordLink:
-    """A new one-time link (reset): the previous link stops working and the account's open sessions end."""
-    token, link = _link(account_id, by)
+    """A new one-time link (reset): the previous link and the old password stop working, and the
+    account's open sessions end."""
+    token, link = _link(account_id, by, reset=True)
     now = utcnow()
     await _done(rt, await execute(rt.store, oa.OPERATOR_ACCOUNT, ref(partner_id, account_id),
                                   lambda s: oa.issue_link(s, link, now=now), meta=EventMeta(actor=by)))

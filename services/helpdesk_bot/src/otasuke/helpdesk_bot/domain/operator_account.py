@@ -94,7 +94,8 @@ def evolve(state: OperatorAccount, env: Envelope) -> OperatorAccount:
     if isinstance(d, OperatorSignedOut):
         return msgspec.structs.replace(state, sessions=tuple(s for s in state.sessions if s[0] != d.session_hash))
     if isinstance(d, OperatorPasswordLinkIssued):
-        return msgspec.structs.replace(state, token_hash=d.token_hash, token_expires=d.expires_at)
+        return msgspec.structs.replace(state, token_hash=d.token_hash, token_expires=d.expires_at,
+                                       has_password=state.has_password and not d.revokes_password)
     if isinstance(d, OperatorPasswordSet):
         # The link is spent: one use only.
         return msgspec.structs.replace(state, has_password=True, token_hash=None, token_expires=None)
