@@ -23,6 +23,9 @@ from . import registry, tracing
 from .envelope import Envelope, Recorded, new_id, utcnow
 from .streams import AggregateRef
 
+READ_STALL_LIMIT = 30.0
+"""Seconds a read keeps asking while the server says messages remain but delivers none."""
+
 H_MSG_ID = "Nats-Msg-Id"
 H_EXPECTED_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 H_TYPE = "Otasuke-Type"
@@ -189,13 +192,23 @@ class EventStore:
             max_waiting=1,
         )
         sub = await self.js.pull_subscribe(subject or ">", durable=None, stream=stream, config=config)
+        loop = asyncio.get_running_loop()
+        stalled_since: float | None = None
         try:
             while True:
                 try:
                     msgs = await sub.fetch(batch, timeout=1.0)
                 except asyncio.TimeoutError:
-                    # Nothing more for this filter before `end`.
-                    return
+                    # Nothing came: the end for this filter, or a slow answer (a leader election after
+                    # a node died, a busy server). Only the consumer's empty backlog says which; a
+                    # partial read must never pass for the whole stream.
+                    if await self._nothing_pending(sub):
+                        return
+                    stalled_since = stalled_since or loop.time()
+                    if loop.time() - stalled_since > READ_STALL_LIMIT:
+                        raise TimeoutError(f"reading {stream}: messages remain but none arrived for {READ_STALL_LIMIT:.0f} s")
+                    continue
+                stalled_since = None
                 for msg in msgs:
                     seq = msg.metadata.sequence.stream
                     if seq > end:
@@ -209,6 +222,13 @@ class EventStore:
                 await sub.unsubscribe()
             except Exception:  # the ephemeral consumer expires by itself
                 pass
+
+    @staticmethod
+    async def _nothing_pending(sub: Any) -> bool:
+        try:
+            return (await sub.consumer_info()).num_pending == 0
+        except Exception:  # no answer during a failover: not known to be empty
+            return False
 
 
 def _recorded(msg: Any) -> Recorded:
