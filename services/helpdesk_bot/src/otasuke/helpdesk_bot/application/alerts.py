@@ -60,7 +60,10 @@ async def push_alert(rt: Runtime, delivery: Delivery, tenant: Tenant, alert: dic
         return False
     card = alert_card(alert["alert_id"], alert["severity"], alert["title_ja"], alert["explanation_ja"], alert["action_ja"])
     for i, conv in enumerate(convs):
-        await delivery.record(tenant, conv, "system", card, alert_id=alert["alert_id"], event_id=derived_id(cause_id, 10 + i))
+        seq = await delivery.record(tenant, conv, "system", card, alert_id=alert["alert_id"],
+                                    event_id=derived_id(cause_id, 10 + i))
+        # The card makes this alert the chat's context: readable before the user can type about it.
+        await rt.wait_for(tickets.VIEW, seq)
         try:
             await delivery.send(conv, [card], sender="system", retry_key=derived_id(cause_id, 1000 + i))
         except Exception:
